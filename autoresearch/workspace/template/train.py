@@ -1,0 +1,190 @@
+"""
+A compact byte-level GPT, trained for a fixed wall-clock budget, then scored
+in validation bits per byte. This is the file experiments edit.
+
+Runs on CUDA with bf16 autocast when available, else on the CPU in fp32.
+"""
+
+import math
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from prepare import MAX_SEQ_LEN, TIME_BUDGET, VOCAB_SIZE, evaluate_bpb, make_dataloader
+
+# Model
+DEPTH = 4  # transformer blocks
+MODEL_DIM = 128  # rounded up to a multiple of HEAD_DIM
+HEAD_DIM = 32
+MLP_RATIO = 4
+
+# Optimisation
+BATCH_SIZE = 16  # sequences of MAX_SEQ_LEN bytes per step
+LEARNING_RATE = 0.001
+WEIGHT_DECAY = 0.1
+BETA1 = 0.9
+BETA2 = 0.95
+GRAD_CLIP = 1.0
+WARMUP_RATIO = 0.05  # share of the time budget spent warming up
+WARMDOWN_RATIO = 0.3  # share of the time budget spent decaying to zero
+SEED = 42
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim, n_head):
+        super().__init__()
+        self.n_head = n_head
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.proj = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, MLP_RATIO * dim, bias=False)
+        self.proj = nn.Linear(MLP_RATIO * dim, dim, bias=False)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, n_head):
+        super().__init__()
+        self.attn = CausalSelfAttention(dim, n_head)
+        self.mlp = MLP(dim)
+
+    def forward(self, x):
+        x = x + self.attn(F.rms_norm(x, (x.size(-1),)))
+        return x + self.mlp(F.rms_norm(x, (x.size(-1),)))
+
+
+class GPT(nn.Module):
+    def __init__(self, dim, n_head, depth):
+        super().__init__()
+        self.tok_emb = nn.Embedding(VOCAB_SIZE, dim)
+        self.pos_emb = nn.Embedding(MAX_SEQ_LEN, dim)
+        self.blocks = nn.ModuleList(Block(dim, n_head) for _ in range(depth))
+        self.lm_head = nn.Linear(dim, VOCAB_SIZE, bias=False)
+        for name, p in self.named_parameters():
+            nn.init.normal_(p, std=0.02)
+            # Residual outputs start at zero so each block begins as the identity.
+            if name.endswith("proj.weight"):
+                nn.init.zeros_(p)
+
+    def forward(self, idx, targets=None, reduction="mean"):
+        pos = torch.arange(idx.size(1), device=idx.device)
+        x = self.tok_emb(idx) + self.pos_emb(pos)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.lm_head(F.rms_norm(x, (x.size(-1),))).float()
+        if targets is None:
+            return logits
+        return F.cross_entropy(logits.view(-1, VOCAB_SIZE), targets.reshape(-1), reduction=reduction)
+
+
+def lr_multiplier(progress):
+    """Linear warmup, flat, then linear warmdown to zero, over the time budget."""
+    if progress < WARMUP_RATIO:
+        return (progress + 1e-3) / WARMUP_RATIO
+    if progress > 1.0 - WARMDOWN_RATIO:
+        return max(0.0, (1.0 - progress) / WARMDOWN_RATIO)
+    return 1.0
+
+
+def peak_memory_mb(device):
+    """Peak GPU memory on CUDA, else the process's peak resident memory."""
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 1024**2
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024**2 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KB on Linux
+
+
+def main():
+    t_start = time.time()
+    torch.manual_seed(SEED)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(min(8, os.cpu_count() or 1))
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda")
+
+    n_head = max(1, math.ceil(MODEL_DIM / HEAD_DIM))
+    dim = n_head * HEAD_DIM
+    model = GPT(dim, n_head, DEPTH).to(device)
+    num_params = sum(p.numel() for p in model.parameters())
+    # Weight decay on the matrices only; decaying embeddings hurts rare bytes.
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=LEARNING_RATE,
+        betas=(BETA1, BETA2),
+    )
+    batches = make_dataloader(BATCH_SIZE, "train", device, seed=SEED)
+    tokens_per_step = BATCH_SIZE * MAX_SEQ_LEN
+    flops_per_token = 6 * (num_params - model.tok_emb.weight.numel()) + 12 * DEPTH * dim * MAX_SEQ_LEN
+    print(f"device: {device} | params: {num_params / 1e6:.2f}M | dim: {dim} | heads: {n_head}", flush=True)
+
+    step, training_time, smooth_loss = 0, 0.0, 0.0
+    while training_time < TIME_BUDGET:
+        t0 = time.time()
+        progress = training_time / TIME_BUDGET
+        lr = LEARNING_RATE * lr_multiplier(progress)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = next(batches)
+        with autocast:
+            loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value) or loss_value > 3 * math.log(VOCAB_SIZE):
+            print(f"\nFAIL: loss diverged to {loss_value} at step {step}", flush=True)
+            sys.exit(1)
+        dt = time.time() - t0
+        if step > 0:  # the first step pays for warm-up, not training
+            training_time += dt
+        smooth_loss = 0.9 * smooth_loss + 0.1 * loss_value
+        debiased = smooth_loss / (1 - 0.9 ** (step + 1))
+        remaining = max(0.0, TIME_BUDGET - training_time)
+        print(
+            f"\rstep {step:05d} ({100 * progress:.1f}%) | loss: {debiased:.6f} | lr: {lr:.2e} "
+            f"| dt: {dt * 1000:.0f}ms | tok/sec: {tokens_per_step / dt:,.0f} | remaining: {remaining:.0f}s    ",
+            end="",
+            flush=True,
+        )
+        step += 1
+    print()
+
+    model.eval()
+    with autocast:
+        val_bpb = evaluate_bpb(model, BATCH_SIZE)
+    # MFU against the H100's bf16 dense peak; a CPU has no comparable nominal peak, so 0.
+    mfu = 100 * flops_per_token * tokens_per_step * (step - 1) / training_time / 989.5e12 if device == "cuda" else 0.0
+    print("---")
+    print(f"val_bpb: {val_bpb:.6f}")
+    print(f"training_seconds: {training_time:.1f}")
+    print(f"total_seconds: {time.time() - t_start:.1f}")
+    print(f"peak_vram_mb: {peak_memory_mb(device):.1f}")
+    print(f"mfu_percent: {mfu:.2f}")
+    print(f"total_tokens_M: {step * tokens_per_step / 1e6:.1f}")
+    print(f"num_steps: {step}")
+    print(f"num_params_M: {num_params / 1e6:.1f}")
+    print(f"depth: {DEPTH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Evaluator bootstrap: rebuild standings from past verdicts, then judge runs as they finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.evaluator.handlers import Standings, on_run_finished
+from shared.bus import Bus, consume
+from shared.events import VerdictDecided
+from shared.history import replay
+from shared.settings import ServiceSettings
+
+
+class EvaluatorSettings(ServiceSettings):
+    """The evaluator needs only the bus."""
+
+
+async def serve(bus: Bus, stop: asyncio.Event, settings: EvaluatorSettings) -> None:
+    """Consume run.finished until stopped."""
+    standings = Standings()
+    for event in await replay(bus, ["verdict.decided"]):
+        if isinstance(event, VerdictDecided):
+            standings.apply(event)
+    producer = f"evaluator/{settings.instance}"
+    handlers = {"run.finished": lambda e: on_run_finished(e, standings, bus.publish, producer)}
+    await consume(bus, "evaluator", handlers, stop)

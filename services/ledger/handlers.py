@@ -1,0 +1,42 @@
+"""Ledger handler: keep every event once; rewrite the campaign's results.tsv on each verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from services.ledger.results import render_results, write_atomically
+from services.ledger.store import EventStore
+from shared.events import Event, VerdictDecided
+
+log = structlog.get_logger("ledger")
+
+
+@dataclass
+class LedgerContext:
+    """The store and where each campaign's results.tsv goes."""
+
+    store: EventStore
+    results_dir: Path
+    results_overrides: dict[str, Path]
+
+    def results_path(self, campaign: str) -> Path:
+        """results.tsv for a campaign: the configured path, or one per campaign in the results folder."""
+        return self.results_overrides.get(campaign, self.results_dir / f"{campaign}.tsv")
+
+
+def write_results(ctx: LedgerContext, campaign: str) -> Path:
+    """Render a campaign's results.tsv from the store."""
+    path = ctx.results_path(campaign)
+    write_atomically(path, render_results(ctx.store.verdicts(campaign)))
+    return path
+
+
+async def on_event(event: Event, ctx: LedgerContext) -> None:
+    """Store the event; a new verdict updates results.tsv."""
+    added = ctx.store.add(event)
+    if isinstance(event, VerdictDecided) and added:
+        path = write_results(ctx, event.campaign)
+        log.info("results updated", campaign=event.campaign, experiment_id=event.experiment_id, path=str(path))

@@ -1,0 +1,53 @@
+"""Ledger bootstrap: the store, results.tsv, the HTTP read API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import structlog
+import uvicorn
+from pydantic import Field
+
+from services.ledger.api import create_app
+from services.ledger.handlers import LedgerContext, on_event
+from services.ledger.store import EventStore
+from shared.bus import STREAM, Bus, consume
+from shared.events import CAMPAIGN_PATTERN, EVENT_TYPES
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("ledger")
+
+
+class LedgerSettings(ServiceSettings):
+    """Where the ledger keeps its store and results, and where it serves its API."""
+
+    tag: str | None = Field(default=None, pattern=CAMPAIGN_PATTERN, description="Campaign whose results go to results_path.")
+    results_path: Path | None = Field(default=None, description="results.tsv for the campaign named by tag.")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8750, ge=0, le=65535, description="0 turns the HTTP API off.")
+
+
+async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None:
+    """Consume every event until stopped, serving the read API alongside."""
+    store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
+    if store.is_empty():  # a new store rebuilds from the start of the stream
+        with contextlib.suppress(Exception):
+            await bus.js.delete_consumer(STREAM, "ledger")
+    overrides = {settings.tag: settings.results_path} if settings.tag and settings.results_path else {}
+    ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides)
+    handlers = {subject: (lambda e: on_event(e, ctx)) for subject in EVENT_TYPES}
+    server = None
+    tasks = [asyncio.create_task(consume(bus, "ledger", handlers, stop))]
+    if settings.http_port:
+        config = uvicorn.Config(create_app(store), host=settings.http_host, port=settings.http_port, log_level="warning")
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None
+        tasks.append(asyncio.create_task(server.serve()))
+        log.info("read API listening", url=f"http://{settings.http_host}:{settings.http_port}")
+    await stop.wait()
+    if server:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    store.close()

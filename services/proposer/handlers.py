@@ -1,0 +1,53 @@
+"""Proposer handler: answer one ticket with one proposal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from services.proposer.history import build_history
+from services.proposer.researcher import NoIdea, ResearchContext, Researcher
+from shared.bus import PermanentError
+from shared.events import Event, ProposalCreated, ProposalRequested
+
+log = structlog.get_logger("proposer")
+
+
+@dataclass
+class ProposerContext:
+    """The researcher and the ways to read the campaign: its history and its files."""
+
+    researcher: Researcher
+    publish: Callable[[Event], Awaitable[None]]
+    history: Callable[[str], Awaitable[list[Event]]]
+    read_file: Callable[[str, str, str], Awaitable[str | None]]
+    producer: str
+
+
+async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) -> None:
+    """Draft a change from the ticket's base commit and publish it as proposal.created."""
+    events = await ctx.history(event.campaign)
+    if any(isinstance(e, ProposalCreated) and e.experiment_id == event.experiment_id for e in events):
+        return  # answered before a restart
+    train_py = await ctx.read_file(event.campaign, event.base_commit, "train.py")
+    if train_py is None:
+        raise PermanentError(f"train.py is missing at {event.base_commit[:7]}")
+    context = ResearchContext(
+        campaign=event.campaign, experiment_id=event.experiment_id, base_commit=event.base_commit,
+        train_py=train_py, history=build_history(events),
+        program_md=await ctx.read_file(event.campaign, event.base_commit, "program.md"),
+    )
+    try:
+        draft = await ctx.researcher.propose(context)
+    except NoIdea as exc:
+        log.warning("no proposal this time", experiment_id=event.experiment_id, reason=str(exc))
+        raise
+    await ctx.publish(ProposalCreated(
+        event_id=f"proposal-{event.experiment_id}", campaign=event.campaign, experiment_id=event.experiment_id,
+        producer=ctx.producer, base_commit=event.base_commit, description=draft.description,
+        rationale=draft.rationale, expected_vram_impact=draft.expected_vram_impact, edits=draft.edits,
+        proposer_kind=ctx.researcher.kind,
+    ))
+    log.info("proposal created", experiment_id=event.experiment_id, description=draft.description)

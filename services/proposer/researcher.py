@@ -1,0 +1,45 @@
+"""What every kind of proposer implements: given the context, draft one change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.proposer.history import ExperimentRecord
+from shared.events import Edit
+
+
+@dataclass(frozen=True)
+class ResearchContext:
+    """Everything a proposer may look at for one proposal."""
+
+    campaign: str
+    experiment_id: str
+    base_commit: str
+    train_py: str
+    history: list[ExperimentRecord] = field(default_factory=list)
+    program_md: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One proposed change, before it becomes a proposal.created event."""
+
+    description: str
+    rationale: str
+    expected_vram_impact: str
+    edits: list[Edit]
+
+
+class NoIdea(Exception):
+    """The proposer has nothing new to offer from this base right now."""
+
+
+class Researcher(Protocol):
+    """A source of proposals: the built-in search, or a language model."""
+
+    kind: str
+
+    async def propose(self, context: ResearchContext) -> Draft:
+        """Draft one change to train.py, or raise NoIdea."""
+        ...

@@ -1,0 +1,156 @@
+"""Trainer handlers: run commits one at a time, move the branch on verdicts, request proposals."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import structlog
+
+from services.trainer.progress import CampaignProgress, experiment_id
+from services.trainer.runner import RunOutcome
+from services.trainer.workspace import Workspace
+from shared.events import (
+    CampaignFinished, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested, RunFinished, RunProgress,
+    RunStarted, VerdictDecided,
+)
+
+log = structlog.get_logger("trainer")
+Publish = Callable[[Event], Awaitable[None]]
+RunCommand = Callable[..., Awaitable[RunOutcome]]
+EnsureCommit = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class TrainerContext:
+    """What the trainer's handlers need: the workspace, the runner, the bus, the campaign's progress."""
+
+    workspace: Workspace
+    progress: CampaignProgress
+    publish: Publish
+    run: RunCommand
+    ensure_commit: EnsureCommit
+    command: str
+    producer: str
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def campaign(self) -> str:
+        return self.progress.campaign
+
+
+def run_environment(command: str) -> dict[str, str]:
+    """Where a run happened, so results from different machines are never silently mixed."""
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return {"host": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch_version, "command": command}
+
+
+async def request_proposals(ctx: TrainerContext) -> None:
+    """Publish tickets until the lookahead bound (or the experiment limit) is reached."""
+    progress = ctx.progress
+    while progress.started and progress.wants_ticket():
+        sequence = progress.tickets + 1
+        ticket = ProposalRequested(
+            event_id=f"ticket-{ctx.campaign}-{sequence}", campaign=ctx.campaign,
+            experiment_id=experiment_id(ctx.campaign, sequence), producer=ctx.producer,
+            base_commit=ctx.workspace.head(), sequence=sequence,
+        )
+        await ctx.publish(ticket)
+        progress.apply(ticket)
+    if progress.is_complete() and not progress.finished_announced:
+        finished = CampaignFinished(
+            event_id=f"finished-{ctx.campaign}-{progress.decided}", campaign=ctx.campaign,
+            experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,
+            experiments=progress.decided, head=ctx.workspace.head(),
+        )
+        await ctx.publish(finished)
+        progress.apply(finished)
+        log.info("campaign reached its experiment limit", campaign=ctx.campaign, experiments=progress.decided)
+
+
+async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str | None, description: str) -> None:
+    """Run one commit and publish run.started, progress and run.finished."""
+    base = dict(campaign=ctx.campaign, experiment_id=experiment, producer=ctx.producer)
+    await asyncio.to_thread(ctx.workspace.check_out, commit)
+    await ctx.publish(RunStarted(**base, commit=commit, description=description, command=ctx.command))
+    log.info("run started", experiment_id=experiment, commit=commit[:7], description=description)
+
+    async def on_progress(step: int, percent: float | None, loss: float | None) -> None:
+        await ctx.publish(RunProgress(**base, commit=commit, step=step, percent=percent, loss=loss))
+
+    ctx.idle.clear()
+    outcome = await ctx.run(on_progress=on_progress)
+    finished = RunFinished(
+        **base, event_id=f"run-{experiment}-{commit}", commit=commit, parent=parent, description=description,
+        status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail, exit_code=outcome.exit_code,
+        started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=parent is None,
+        environment=run_environment(ctx.command),
+    )
+    await ctx.publish(finished)
+    ctx.progress.apply(finished)
+    log.info("run finished", experiment_id=experiment, status=outcome.status, val_bpb=outcome.metrics.get("val_bpb"))
+
+
+async def run_baseline(ctx: TrainerContext) -> None:
+    """The campaign's first run: the unchanged base commit."""
+    started = ctx.progress.started
+    if started is None or ctx.progress.baseline_run:
+        return
+    await train(ctx, experiment_id(ctx.campaign, 0), started.base_commit, None, "baseline")
+
+
+async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
+    """Run a commit once the previous run's verdict is applied; send back a commit built on an old tip."""
+    if event.campaign != ctx.campaign or (event.experiment_id, event.commit) in ctx.progress.finished_runs:
+        return
+    if event.experiment_id in ctx.progress.decided_experiments | ctx.progress.rejected_experiments:
+        return
+    await ctx.idle.wait()
+    head = ctx.workspace.head()
+    if event.parent != head:
+        log.info("commit is stale, asking for it on the new tip", experiment_id=event.experiment_id, head=head[:7])
+        await ctx.publish(CommitStale(
+            event_id=f"stale-{event.commit}-{head}", campaign=ctx.campaign, experiment_id=event.experiment_id,
+            producer=ctx.producer, commit=event.commit, head=head,
+        ))
+        return
+    await ctx.ensure_commit(event.commit)
+    await train(ctx, event.experiment_id, event.commit, event.parent, event.description)
+
+
+async def on_verdict_decided(event: VerdictDecided, ctx: TrainerContext) -> None:
+    """Advance the branch on keep, reset it on discard or crash, then request more proposals."""
+    if event.campaign != ctx.campaign or event.experiment_id in ctx.progress.decided_experiments:
+        return
+    if event.status == "keep":
+        await asyncio.to_thread(ctx.workspace.advance, event.head)
+    else:
+        discarded = None if event.baseline else event.commit
+        await asyncio.to_thread(ctx.workspace.reset_to, event.head, discarded)
+    ctx.progress.apply(event)
+    log.info("verdict applied", experiment_id=event.experiment_id, status=event.status, head=event.head[:7])
+    if ctx.progress.awaiting_verdict is None:
+        ctx.idle.set()
+    await request_proposals(ctx)
+
+
+async def on_proposal_rejected(event: ProposalRejected, ctx: TrainerContext) -> None:
+    """A rejected proposal frees its slot; ask for another."""
+    if event.campaign != ctx.campaign:
+        return
+    ctx.progress.apply(event)
+    await request_proposals(ctx)
+
+
+def log_path(workspace: Path) -> Path:
+    """Where each run's output goes."""
+    return workspace / "run.log"

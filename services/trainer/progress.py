@@ -1,0 +1,75 @@
+"""Where a campaign stands, as the trainer sees it: tickets, runs, verdicts, the lookahead bound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.events import (
+    CampaignFinished, CampaignStarted, Event, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
+)
+
+
+def experiment_id(campaign: str, sequence: int) -> str:
+    """Experiment ids read in order: nov27-0000 is the baseline."""
+    return f"{campaign}-{sequence:04d}"
+
+
+@dataclass
+class CampaignProgress:
+    """Counters rebuilt from the event stream, so a restarted trainer resumes exactly."""
+
+    campaign: str
+    lookahead: int = 1
+    limit: int | None = None
+    started: CampaignStarted | None = None
+    tickets: int = 0
+    rejected: int = 0
+    decided: int = 0
+    baseline_run: bool = False
+    baseline_decided: bool = False
+    finished_runs: set[tuple[str, str]] = field(default_factory=set)
+    decided_experiments: set[str] = field(default_factory=set)
+    rejected_experiments: set[str] = field(default_factory=set)
+    awaiting_verdict: str | None = None
+    finished_announced: bool = False
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the counters; applying the same event twice changes nothing."""
+        if event.campaign != self.campaign:
+            return
+        if isinstance(event, CampaignStarted):
+            self.started = event
+        elif isinstance(event, ProposalRequested):
+            self.tickets = max(self.tickets, event.sequence)
+        elif isinstance(event, ProposalRejected) and event.experiment_id not in self.rejected_experiments:
+            self.rejected_experiments.add(event.experiment_id)
+            self.rejected += 1
+        elif isinstance(event, RunFinished):
+            self.finished_runs.add((event.experiment_id, event.commit))
+            self.baseline_run |= event.baseline
+            if event.experiment_id not in self.decided_experiments:
+                self.awaiting_verdict = event.experiment_id
+        elif isinstance(event, VerdictDecided) and event.experiment_id not in self.decided_experiments:
+            self.decided_experiments.add(event.experiment_id)
+            if event.baseline:
+                self.baseline_decided = True
+            else:
+                self.decided += 1
+            if self.awaiting_verdict == event.experiment_id:
+                self.awaiting_verdict = None
+        elif isinstance(event, CampaignFinished):
+            self.finished_announced = True
+
+    @property
+    def outstanding(self) -> int:
+        """Experiments between their ticket (or the baseline) and their verdict."""
+        return self.tickets - self.rejected - self.decided + (0 if self.baseline_decided else 1)
+
+    def wants_ticket(self) -> bool:
+        """True when one more proposal may be requested under the lookahead and the limit."""
+        within_limit = self.limit is None or self.tickets - self.rejected < self.limit
+        return within_limit and self.outstanding < 1 + self.lookahead
+
+    def is_complete(self) -> bool:
+        """True when the experiment limit has been reached and everything is decided."""
+        return self.limit is not None and self.baseline_decided and self.decided >= self.limit and self.outstanding == 0

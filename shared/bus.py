@@ -1,0 +1,203 @@
+"""The NATS JetStream bus: one stream, validated publishes, durable pull consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from shared.events import Event, parse_event
+
+STREAM = "AUTORESEARCH"
+STREAM_SUBJECTS = ["campaign.*", "proposal.*", "commit.*", "run.*", "verdict.*"]
+OBJECT_BUCKET = "autoresearch-objects"
+log = structlog.get_logger("bus")
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A handler's way of saying: this event can never succeed, set it aside."""
+
+
+@dataclass
+class Bus:
+    """A connection to NATS with the project's stream and object store."""
+
+    nc: NATS
+    js: JetStreamContext
+    producer: str
+    _objects: object | None = field(default=None, repr=False)
+
+    async def publish(self, event: Event) -> None:
+        """Validate and publish an event, deduplicated by its event_id."""
+        payload = type(event).model_validate(event.model_dump()).model_dump_json().encode()
+        await self.js.publish(event.subject, payload, stream=STREAM, headers={"Nats-Msg-Id": event.event_id})
+        log.debug("published", subject=event.subject, experiment_id=event.experiment_id)
+
+    async def objects(self):
+        """Return the object store bucket that carries git bundles."""
+        if self._objects is None:
+            try:
+                self._objects = await self.js.object_store(OBJECT_BUCKET)
+            except NotFoundError:
+                self._objects = await self.js.create_object_store(
+                    OBJECT_BUCKET, config=js_api.ObjectStoreConfig(bucket=OBJECT_BUCKET, storage=js_api.StorageType.FILE)
+                )
+        return self._objects
+
+    async def close(self) -> None:
+        """Drain the connection: finish in-flight work, then close."""
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+
+
+async def connect(url: str, producer: str, creds: str | None = None) -> Bus:
+    """Connect to NATS (reconnecting forever) and make sure the stream exists."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error", error=str(exc))
+
+    async def on_disconnect() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats reconnected")
+
+    nc = await nats.connect(
+        url, name=producer, user_credentials=creds or None, max_reconnect_attempts=-1,
+        reconnect_time_wait=1, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+    )
+    js = nc.jetstream(timeout=10)
+    await ensure_stream(js)
+    return Bus(nc=nc, js=js, producer=producer)
+
+
+async def ensure_stream(js: JetStreamContext) -> None:
+    """Create the event stream with file storage, or bring its subjects up to date."""
+    config = js_api.StreamConfig(
+        name=STREAM, subjects=STREAM_SUBJECTS, storage=js_api.StorageType.FILE, duplicate_window=600.0
+    )
+    try:
+        await js.stream_info(STREAM)
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+async def _keep_alive(msg: Msg, every: float) -> None:
+    """Tell JetStream we are still working on msg, so it is not redelivered elsewhere."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+
+
+async def _run_unless_stopped(work: Awaitable[None], stop: asyncio.Event | None) -> bool:
+    """Await work; return False if stop was set first (work is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        await task
+        return True
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
+
+
+async def handle_message(
+    msg: Msg, handlers: dict[str, Handler], ack_wait: float, max_deliver: int, stop: asyncio.Event | None = None
+) -> None:
+    """Decode, dispatch and acknowledge one message; never raises.
+
+    When stop is set while the handler runs, the handler is cancelled and the
+    message is handed back to JetStream, to be handled again after a restart.
+    """
+    handler = handlers.get(msg.subject)
+    if handler is None:
+        await msg.ack()
+        return
+    try:
+        event = parse_event(msg.data, msg.subject)
+    except (ValidationError, ValueError) as exc:
+        log.error("malformed event set aside", subject=msg.subject, reason=str(exc)[:500])
+        await msg.term()
+        return
+    keeper = asyncio.create_task(_keep_alive(msg, max(ack_wait / 3, 0.5)))
+    try:
+        if not await _run_unless_stopped(handler(event), stop):
+            log.info("handler interrupted by shutdown", subject=msg.subject, experiment_id=event.experiment_id)
+            await msg.nak()
+            return
+    except PermanentError as exc:
+        log.error("event set aside", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
+        await msg.term()
+    except Exception as exc:  # a handler bug must not take the consumer down
+        delivered = msg.metadata.num_delivered if msg.metadata else 1
+        log.exception("handler failed", subject=msg.subject, experiment_id=event.experiment_id, delivered=delivered)
+        if 0 < max_deliver <= delivered:
+            log.error("event set aside after retries", subject=msg.subject, reason=str(exc)[:500])
+            await msg.term()
+        else:
+            await msg.nak(delay=min(2.0 * delivered, 30.0))
+    else:
+        await msg.ack()
+    finally:
+        keeper.cancel()
+
+
+async def consume(
+    bus: Bus,
+    durable: str,
+    handlers: dict[str, Handler],
+    stop: asyncio.Event,
+    *,
+    ack_wait: float = 30.0,
+    max_deliver: int = 5,
+    max_ack_pending: int = 1,
+    deliver_new: bool = False,
+) -> None:
+    """Run a durable pull consumer over the handlers' subjects until stop is set."""
+    subjects: Sequence[str] = sorted(handlers)
+    config = js_api.ConsumerConfig(
+        durable_name=durable, ack_policy=js_api.AckPolicy.EXPLICIT, ack_wait=ack_wait, max_deliver=max_deliver,
+        filter_subjects=list(subjects), max_ack_pending=max_ack_pending,
+        deliver_policy=js_api.DeliverPolicy.NEW if deliver_new else js_api.DeliverPolicy.ALL,
+    )
+    try:
+        await bus.js.add_consumer(STREAM, config)
+    except Exception as exc:  # an existing durable with other settings is kept as it is
+        log.debug("consumer exists", durable=durable, detail=str(exc))
+    sub = await bus.js.pull_subscribe_bind(durable=durable, stream=STREAM)
+    log.info("consuming", durable=durable, subjects=list(subjects))
+    while not stop.is_set():
+        try:
+            msgs = await sub.fetch(1, timeout=1.0)
+        except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
+            continue
+        except Exception as exc:
+            log.warning("fetch failed", durable=durable, error=str(exc))
+            await asyncio.sleep(1.0)
+            continue
+        for msg in msgs:
+            await handle_message(msg, handlers, ack_wait, max_deliver, stop)
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()

@@ -1,0 +1,39 @@
+"""Settings every service shares, read from the environment and failing fast on bad values."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names it."""
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and identity settings common to all services."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTORESEARCH_", extra="ignore")
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "AUTORESEARCH_NATS_URL"))
+    nats_creds: str | None = Field(default=None, validation_alias=AliasChoices("NATS_CREDS", "AUTORESEARCH_NATS_CREDS"))
+    state_dir: Path = Field(default=Path(".autoresearch"), description="Where this service keeps its own files.")
+    instance: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+
+T = TypeVar("T", bound="ServiceSettings")
+
+
+def load_settings(cls: type[T], **overrides: object) -> T:
+    """Build settings from the environment plus explicit overrides (None means unset)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid {cls.__name__}: {problems}") from None
