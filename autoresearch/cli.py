@@ -27,7 +27,7 @@ def default_tag() -> str:
 
 
 def fail(message: str, code: int = CONFIG_EXIT) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

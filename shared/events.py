@@ -81,6 +81,13 @@ class ProposalCreated(Event):
     expected_vram_impact: str = Field(default="unknown", description="Expected effect on peak memory.")
     edits: list[Edit] = Field(min_length=1, description="Search/replace blocks on train.py.")
     proposer_kind: str = Field(default="search", description="Which kind of proposer made it.")
+    kind: Literal["change", "repair"] = Field(default="change", description="'repair' re-proposes a crashed idea with its bug fixed.")
+    proposer: str | None = Field(default=None, description="Instance of the proposer that made it.")
+    model: str | None = Field(default=None, description="Language model that drafted it, if any.")
+    input_tokens: int | None = Field(default=None, ge=0, description="Prompt tokens spent on it, all tries together.")
+    output_tokens: int | None = Field(default=None, ge=0, description="Completion tokens spent on it, all tries together.")
+    latency_s: float | None = Field(default=None, ge=0, description="Seconds spent waiting for the model.")
+    cost: float | None = Field(default=None, ge=0, description="Price of the tokens, from the proposer's configured prices.")
 
 
 class ProposalRejected(Event):

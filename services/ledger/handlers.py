@@ -1,12 +1,13 @@
-"""Ledger handler: keep every event once; rewrite the campaign's results.tsv on each verdict."""
+"""Ledger handler: keep every event once, tell live readers, rewrite the campaign's results.tsv on each verdict."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
+from services.ledger.broadcast import Broadcaster
 from services.ledger.results import render_results, write_atomically
 from services.ledger.store import EventStore
 from shared.events import Event, VerdictDecided
@@ -16,11 +17,12 @@ log = structlog.get_logger("ledger")
 
 @dataclass
 class LedgerContext:
-    """The store and where each campaign's results.tsv goes."""
+    """The store, where each campaign's results.tsv goes, and the live readers to tell."""
 
     store: EventStore
     results_dir: Path
     results_overrides: dict[str, Path]
+    broadcaster: Broadcaster = field(default_factory=Broadcaster)
 
     def results_path(self, campaign: str) -> Path:
         """results.tsv for a campaign: the configured path, or one per campaign in the results folder."""
@@ -35,8 +37,10 @@ def write_results(ctx: LedgerContext, campaign: str) -> Path:
 
 
 async def on_event(event: Event, ctx: LedgerContext) -> None:
-    """Store the event; a new verdict updates results.tsv."""
+    """Store the event and pass it to live readers; a new verdict updates results.tsv."""
     added = ctx.store.add(event)
+    if added:  # a redelivered event was already shown
+        ctx.broadcaster.publish(event)
     if isinstance(event, VerdictDecided) and added:
         path = write_results(ctx, event.campaign)
         log.info("results updated", campaign=event.campaign, experiment_id=event.experiment_id, path=str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from shared.events import Event, VerdictDecided, parse_event
@@ -22,35 +23,61 @@ CREATE INDEX IF NOT EXISTS events_campaign ON events (campaign, type);
 
 
 class EventStore:
-    """Append-only event log with idempotent inserts."""
+    """Append-only event log with idempotent inserts.
+
+    The consumer writes from the event loop while the read API queries from
+    its worker threads, so every use of the one connection holds a lock.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
+        self.lock = threading.Lock()
 
     def add(self, event: Event) -> bool:
         """Store an event; False when it was already stored."""
-        with self.db:
+        with self.lock, self.db:
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO events (event_id, type, campaign, experiment_id, occurred_at, payload) VALUES (?,?,?,?,?,?)",
                 (event.event_id, event.type, event.campaign, event.experiment_id, event.occurred_at.isoformat(), event.model_dump_json()),
             )
         return cursor.rowcount == 1
 
+    def _rows(self, query: str, args: list | tuple = ()) -> list[tuple]:
+        with self.lock:
+            return self.db.execute(query, args).fetchall()
+
     def is_empty(self) -> bool:
         """True when nothing has been stored yet."""
-        return self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
+        return not self._rows("SELECT 1 FROM events LIMIT 1")
 
-    def events(self, campaign: str | None = None, types: list[str] | None = None) -> list[Event]:
-        """Stored events, oldest first, optionally of one campaign and some types."""
-        query, args = "SELECT payload FROM events WHERE 1=1", []
+    def events(
+        self, campaign: str | None = None, types: list[str] | None = None, after_seq: int = 0, limit: int | None = None,
+    ) -> list[Event]:
+        """Stored events, oldest first: optionally of one campaign, some types, stored after a sequence number."""
+        query, args = "SELECT payload FROM events WHERE seq > ?", [after_seq]
         if campaign is not None:
             query, args = query + " AND campaign = ?", [*args, campaign]
         if types:
             query += f" AND type IN ({','.join('?' * len(types))})"
             args += types
-        return [parse_event(row[0]) for row in self.db.execute(query + " ORDER BY seq", args)]
+        query += " ORDER BY seq" + (" LIMIT ?" if limit is not None else "")
+        return [parse_event(row[0]) for row in self._rows(query, args + ([limit] if limit is not None else []))]
+
+    def latest(self, campaign: str, type_: str) -> Event | None:
+        """The campaign's most recent event of one type."""
+        rows = self._rows("SELECT payload FROM events WHERE campaign = ? AND type = ? ORDER BY seq DESC LIMIT 1", (campaign, type_))
+        return parse_event(rows[0][0]) if rows else None
+
+    def seq_of(self, event_id: str) -> int | None:
+        """Where an event sits in the store, for resuming a stream after it."""
+        rows = self._rows("SELECT seq FROM events WHERE event_id = ?", (event_id,))
+        return rows[0][0] if rows else None
+
+    def count(self) -> int:
+        """How many events are stored."""
+        return self._rows("SELECT COUNT(*) FROM events")[0][0]
 
     def verdicts(self, campaign: str) -> list[VerdictDecided]:
         """A campaign's verdicts in the order they were decided."""
@@ -58,8 +85,9 @@ class EventStore:
 
     def campaigns(self) -> list[str]:
         """Every campaign seen, in order of first appearance."""
-        rows = self.db.execute("SELECT campaign FROM events GROUP BY campaign ORDER BY MIN(seq)")
-        return [row[0] for row in rows]
+        return [row[0] for row in self._rows("SELECT campaign FROM events GROUP BY campaign ORDER BY MIN(seq)")]
 
     def close(self) -> None:
-        self.db.close()
+        """Close the database."""
+        with self.lock:
+            self.db.close()

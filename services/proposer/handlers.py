@@ -24,6 +24,7 @@ class ProposerContext:
     history: Callable[[str], Awaitable[list[Event]]]
     read_file: Callable[[str, str, str], Awaitable[str | None]]
     producer: str
+    instance: str | None = None
 
 
 async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) -> None:
@@ -38,6 +39,7 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
         campaign=event.campaign, experiment_id=event.experiment_id, base_commit=event.base_commit,
         train_py=train_py, history=build_history(events),
         program_md=await ctx.read_file(event.campaign, event.base_commit, "program.md"),
+        prepare_py=await ctx.read_file(event.campaign, event.base_commit, "prepare.py"),
     )
     try:
         draft = await ctx.researcher.propose(context)
@@ -48,6 +50,11 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
         event_id=f"proposal-{event.experiment_id}", campaign=event.campaign, experiment_id=event.experiment_id,
         producer=ctx.producer, base_commit=event.base_commit, description=draft.description,
         rationale=draft.rationale, expected_vram_impact=draft.expected_vram_impact, edits=draft.edits,
-        proposer_kind=ctx.researcher.kind,
+        proposer_kind=ctx.researcher.kind, kind=draft.kind, proposer=ctx.instance or ctx.producer,
+        model=draft.model, input_tokens=draft.input_tokens, output_tokens=draft.output_tokens,
+        latency_s=draft.latency_s, cost=draft.cost,
     ))
-    log.info("proposal created", experiment_id=event.experiment_id, description=draft.description)
+    log.info(
+        "proposal created", experiment_id=event.experiment_id, description=draft.description, kind=draft.kind,
+        model=draft.model, input_tokens=draft.input_tokens, output_tokens=draft.output_tokens, latency_s=draft.latency_s,
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.events import (
-    CommitMade, Edit, Event, ProposalCreated, ProposalRejected, RunFinished, VerdictDecided,
+    CommitMade, Edit, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress, VerdictDecided,
 )
 
 SUBJECTS = ["proposal.created", "proposal.rejected", "commit.made", "run.finished", "verdict.decided"]
+# run.progress is chatty (a point every few seconds of every run); only proposers that read loss curves replay it.
+SUBJECTS_WITH_PROGRESS = [*SUBJECTS, "run.progress"]
 
 
 @dataclass
@@ -27,11 +29,37 @@ class ExperimentRecord:
     reason: str = ""
     log_tail: str = ""
     baseline: bool = False
+    rationale: str = ""
+    kind: str = "change"
+    proposer: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    run_status: str | None = None
+    metrics: dict[str, float | str] = field(default_factory=dict)
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def settled(self) -> bool:
         """True once the experiment was decided or rejected."""
         return self.status != "pending"
+
+
+def _fold_proposal(record: ExperimentRecord, event: ProposalCreated) -> None:
+    record.description, record.base_commit = event.description, event.base_commit
+    record.edits, record.proposer_kind = list(event.edits), event.proposer_kind
+    record.rationale, record.kind, record.proposer, record.model = event.rationale, event.kind, event.proposer, event.model
+    record.input_tokens, record.output_tokens = event.input_tokens or 0, event.output_tokens or 0
+    record.cost = event.cost
+
+
+def _fold_progress(record: ExperimentRecord, event: RunProgress) -> None:
+    if event.loss is None:
+        return
+    if record.loss_curve and event.step <= record.loss_curve[-1][0]:
+        record.loss_curve.clear()  # the run started over (a trainer restart); keep only the newest curve
+    record.loss_curve.append((event.step, event.loss))
 
 
 def build_history(events: list[Event]) -> list[ExperimentRecord]:
@@ -40,16 +68,18 @@ def build_history(events: list[Event]) -> list[ExperimentRecord]:
     for event in events:
         record = records.setdefault(event.experiment_id, ExperimentRecord(event.experiment_id))
         if isinstance(event, ProposalCreated):
-            record.description, record.base_commit = event.description, event.base_commit
-            record.edits, record.proposer_kind = list(event.edits), event.proposer_kind
+            _fold_proposal(record, event)
         elif isinstance(event, ProposalRejected):
             record.status, record.reason = "rejected", event.reason
             record.description = record.description or event.description
         elif isinstance(event, CommitMade):
             record.commit = event.commit
+        elif isinstance(event, RunProgress):
+            _fold_progress(record, event)
         elif isinstance(event, RunFinished):
             record.commit, record.log_tail, record.baseline = event.commit, event.log_tail, event.baseline
             record.description = record.description or event.description
+            record.run_status, record.metrics = event.status, dict(event.metrics)
         elif isinstance(event, VerdictDecided):
             record.status, record.val_bpb, record.memory_gb = event.status, event.val_bpb, event.memory_gb
             record.reason = event.reason

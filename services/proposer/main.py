@@ -5,27 +5,43 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.proposer.handlers import ProposerContext, on_proposal_requested
-from services.proposer.history import SUBJECTS
+from services.proposer.history import SUBJECTS, SUBJECTS_WITH_PROGRESS
+from services.proposer.llm.config import LLMSettings
 from services.proposer.researcher import Researcher
 from services.proposer.search import SearchResearcher
 from shared.bus import Bus, consume
 from shared.gitobjects import MissingObjects, ensure_commit, open_mirror, show_file
 from shared.history import replay
-from shared.settings import ServiceSettings
 
 
-class ProposerSettings(ServiceSettings):
+class ProposerSettings(LLMSettings):
     """Which researcher proposes, and how many tickets one proposer works on at once."""
 
-    proposer: Literal["search"] = Field(default="search", description="Kind of proposer.")
+    proposer: Literal["search", "llm"] | None = Field(
+        default=None, description="Kind of proposer; default llm when AUTORESEARCH_LLM_MODEL is set, else search.",
+    )
     concurrency: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _llm_ready(self) -> ProposerSettings:
+        if self.kind == "llm":
+            self.check_llm()
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The proposer kind in effect."""
+        return self.proposer or ("llm" if self.llm_configured else "search")
 
 
 def make_researcher(settings: ProposerSettings) -> Researcher:
     """The researcher for the configured kind."""
+    if settings.kind == "llm":
+        from services.proposer.llm.researcher import make_llm_researcher
+        return make_llm_researcher(settings)
     return SearchResearcher()
 
 
@@ -40,14 +56,21 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
         except MissingObjects:
             return None
 
+    researcher = make_researcher(settings)
+    subjects = SUBJECTS_WITH_PROGRESS if settings.kind == "llm" else SUBJECTS
     ctx = ProposerContext(
-        researcher=make_researcher(settings), publish=bus.publish,
-        history=lambda campaign: replay(bus, SUBJECTS, campaign), read_file=read_file,
-        producer=f"proposer/{settings.instance}",
+        researcher=researcher, publish=bus.publish,
+        history=lambda campaign: replay(bus, subjects, campaign), read_file=read_file,
+        producer=f"proposer/{settings.instance}", instance=settings.instance,
     )
     handlers = {"proposal.requested": lambda e: on_proposal_requested(e, ctx)}
     workers = [
         consume(bus, "proposer", handlers, stop, ack_wait=60.0, max_deliver=-1, max_ack_pending=64)
         for _ in range(settings.concurrency)
     ]
-    await asyncio.gather(*workers)
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        close = getattr(researcher, "aclose", None)
+        if close is not None:
+            await close()

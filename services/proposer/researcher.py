@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from services.proposer.history import ExperimentRecord
 from shared.events import Edit
@@ -19,6 +19,7 @@ class ResearchContext:
     train_py: str
     history: list[ExperimentRecord] = field(default_factory=list)
     program_md: str | None = None
+    prepare_py: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class Draft:
     rationale: str
     expected_vram_impact: str
     edits: list[Edit]
+    kind: Literal["change", "repair"] = "change"
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    cost: float | None = None
 
 
 class NoIdea(Exception):

@@ -76,6 +76,14 @@ def parse_move(edits: list[Edit]) -> tuple[str, int | float, int | float] | None
     return before[0].name, before[0].value, after[0].value
 
 
+def anchor(source: str, line: str) -> str | None:
+    """Search text that matches the constant's line exactly once: the bare line, else the line with its newlines."""
+    if source.count(line) == 1:
+        return line
+    framed = f"\n{line}\n"
+    return framed if source.count(framed) == 1 else None
+
+
 def score(move: Move, past: list[tuple[str, int, str]], rng: random.Random) -> float:
     """Higher is more promising: directions that helped are pushed further, crashes are avoided."""
     total = rng.random()
@@ -107,11 +115,11 @@ class SearchResearcher:
         for level in (0, 1):
             moves = [
                 m for m in candidate_moves(constants, level)
-                if (m.constant.name, m.value) not in tried and context.train_py.count(m.constant.line) == 1
+                if (m.constant.name, m.value) not in tried and anchor(context.train_py, m.constant.line)
             ]
             if moves:
                 best = max(moves, key=lambda m: score(m, past, rng))
-                return self._draft(best, past)
+                return self._draft(best, past, anchor(context.train_py, best.constant.line) or "")
         raise NoIdea(f"every single-constant change from {context.base_commit[:7]} has been tried")
 
     @staticmethod
@@ -130,7 +138,7 @@ class SearchResearcher:
         return tried, past
 
     @staticmethod
-    def _draft(move: Move, past: list[tuple[str, int, str]]) -> Draft:
+    def _draft(move: Move, past: list[tuple[str, int, str]], search: str) -> Draft:
         name, old = move.constant.name, move.constant.value
         verb = "increase" if move.direction > 0 else "decrease"
         helped = sum(1 for n, d, s in past if n == name and d == move.direction and s == "keep")
@@ -141,5 +149,5 @@ class SearchResearcher:
             description=f"{verb} {name} from {literal(old)} to {literal(move.value)}",
             rationale=why,
             expected_vram_impact=vram_impact(move),
-            edits=[Edit(search=move.constant.line, replace=rewrite(move.constant, move.value))],
+            edits=[Edit(search=search, replace=search.replace(move.constant.line, rewrite(move.constant, move.value)))],
         )

@@ -66,7 +66,7 @@ async def request_proposals(ctx: TrainerContext) -> None:
         )
         await ctx.publish(ticket)
         progress.apply(ticket)
-    if progress.is_complete() and not progress.finished_announced:
+    if progress.should_announce_finish():
         finished = CampaignFinished(
             event_id=f"finished-{ctx.campaign}-{progress.decided}", campaign=ctx.campaign,
             experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,

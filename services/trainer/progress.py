@@ -31,7 +31,7 @@ class CampaignProgress:
     decided_experiments: set[str] = field(default_factory=set)
     rejected_experiments: set[str] = field(default_factory=set)
     awaiting_verdict: str | None = None
-    finished_announced: bool = False
+    announced: set[int] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
         """Fold one event into the counters; applying the same event twice changes nothing."""
@@ -58,7 +58,7 @@ class CampaignProgress:
             if self.awaiting_verdict == event.experiment_id:
                 self.awaiting_verdict = None
         elif isinstance(event, CampaignFinished):
-            self.finished_announced = True
+            self.announced.add(event.experiments)
 
     @property
     def outstanding(self) -> int:
@@ -73,3 +73,7 @@ class CampaignProgress:
     def is_complete(self) -> bool:
         """True when the experiment limit has been reached and everything is decided."""
         return self.limit is not None and self.baseline_decided and self.decided >= self.limit and self.outstanding == 0
+
+    def should_announce_finish(self) -> bool:
+        """True when this session's limit is reached and not yet announced (a resumed campaign announces again)."""
+        return self.is_complete() and self.decided not in self.announced

@@ -1,0 +1,115 @@
+"""Folding a campaign's stored events into experiments: the read model behind the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.ledger.schemas import DECIDED, CommitOut, ExperimentDetail, ProgressOut, ProposalOut, RunOut, VerdictOut
+from services.ledger.store import EventStore
+from shared.events import (
+    CommitMade, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
+)
+
+# run.progress is left out on purpose: a night holds thousands of step lines and only the latest matters.
+HISTORY_TYPES = [
+    "campaign.started", "campaign.finished", "proposal.created", "proposal.rejected", "commit.made",
+    "run.started", "run.finished", "verdict.decided",
+]
+
+
+@dataclass
+class CampaignHistory:
+    """A campaign's events as the read API needs them, loaded once per request."""
+
+    campaign: str
+    events: list[Event]
+    progress: RunProgress | None = None
+
+    @classmethod
+    def load(cls, store: EventStore, campaign: str) -> CampaignHistory:
+        """Everything but the step lines, plus the latest step line."""
+        progress = store.latest(campaign, "run.progress")
+        return cls(campaign, store.events(campaign, HISTORY_TYPES), progress if isinstance(progress, RunProgress) else None)
+
+    def experiments(self) -> list[ExperimentDetail]:
+        """One record per experiment, in order of first appearance."""
+        rows: dict[str, ExperimentDetail] = {}
+        decided = 0
+        for event in self.events:
+            if event.type.startswith("campaign."):
+                continue
+            row = rows.get(event.experiment_id)
+            if row is None:
+                row = rows[event.experiment_id] = ExperimentDetail(experiment_id=event.experiment_id, campaign=self.campaign)
+            if isinstance(event, VerdictDecided) and row.number is None:
+                row.number, decided = decided, decided + 1
+            apply_event(row, event)
+        if self.progress is not None:
+            attach_progress(rows.get(self.progress.experiment_id), self.progress)
+        return list(rows.values())
+
+
+def apply_event(row: ExperimentDetail, event: Event) -> None:
+    """Fold one event into its experiment; later events of the same kind replace earlier ones."""
+    if isinstance(event, ProposalCreated):
+        row.description = event.description
+        row.proposal = ProposalOut(
+            description=event.description, rationale=event.rationale, expected_vram_impact=event.expected_vram_impact,
+            base_commit=event.base_commit, proposer_kind=event.proposer_kind,
+            edits=[edit.model_dump() for edit in event.edits], proposed_at=event.occurred_at,
+        )
+    elif isinstance(event, ProposalRejected):
+        row.rejection, row.description = event.reason, row.description or event.description
+        row.status = row.status if row.status in DECIDED else "rejected"
+    elif isinstance(event, CommitMade):
+        row.commit, row.diff, row.description = event.commit, event.diff, row.description or event.description
+        row.commit_made = CommitOut(
+            commit=event.commit, parent=event.parent, message=event.message, diff=event.diff,
+            lines_added=event.lines_added, lines_removed=event.lines_removed, rebased_from=event.rebased_from,
+            committed_at=event.occurred_at,
+        )
+        row.status = "pending" if row.status == "rejected" else row.status
+    elif isinstance(event, RunStarted):
+        row.commit, row.description = event.commit, row.description or event.description
+        row.run = RunOut(commit=event.commit, status="running", command=event.command, started_at=event.occurred_at)
+        row.started_at, row.finished_at, row.duration_seconds = event.occurred_at, None, None
+        row.status = row.status if row.status in DECIDED else "running"
+    elif isinstance(event, RunFinished):
+        apply_run_finished(row, event)
+    elif isinstance(event, VerdictDecided):
+        apply_verdict(row, event)
+
+
+def apply_run_finished(row: ExperimentDetail, event: RunFinished) -> None:
+    """A finished run: metrics, log tail, environment, timing."""
+    duration = (event.finished_at - event.started_at).total_seconds()
+    command = row.run.command if row.run and row.run.commit == event.commit else event.environment.get("command", "")
+    row.run = RunOut(
+        commit=event.commit, status=event.status, command=command, metrics=event.metrics, log_tail=event.log_tail,
+        exit_code=event.exit_code, started_at=event.started_at, finished_at=event.finished_at,
+        duration_seconds=duration, environment=event.environment,
+    )
+    row.commit, row.description = event.commit, row.description or event.description
+    row.started_at, row.finished_at, row.duration_seconds = event.started_at, event.finished_at, duration
+    row.status = row.status if row.status in DECIDED else "running"
+
+
+def apply_verdict(row: ExperimentDetail, event: VerdictDecided) -> None:
+    """The verdict settles the experiment's status and figures."""
+    row.status, row.val_bpb, row.memory_gb, row.reason = event.status, event.val_bpb, event.memory_gb, event.reason
+    row.commit, row.description = event.commit, row.description or event.description or ("baseline" if event.baseline else "")
+    row.verdict = VerdictOut(
+        status=event.status, val_bpb=event.val_bpb, memory_gb=event.memory_gb, best_before=event.best_before,
+        best_after=event.best_after, head=event.head, reason=event.reason, baseline=event.baseline,
+        decided_at=event.occurred_at,
+    )
+    if row.commit_made is not None and event.status != "keep" and not event.baseline:
+        # the trainer parks every commit it resets away from under this ref (services/trainer/workspace.py)
+        row.commit_made.kept_at_ref = f"refs/autoresearch/{event.campaign}/discarded/{event.commit[:7]}"
+
+
+def attach_progress(row: ExperimentDetail | None, progress: RunProgress) -> None:
+    """Show the latest step line on the run it belongs to, while that run is still going."""
+    if row is None or row.run is None or row.run.status != "running" or row.run.commit != progress.commit:
+        return
+    row.run.progress = ProgressOut(step=progress.step, percent=progress.percent, loss=progress.loss, at=progress.occurred_at)

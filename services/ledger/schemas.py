@@ -1,0 +1,177 @@
+"""Response models of the read API, kept apart from the bus contracts they are folded from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ExperimentStatus = Literal["pending", "running", "keep", "discard", "crash", "rejected"]
+DECIDED: tuple[str, ...] = ("keep", "discard", "crash")
+
+
+class ExperimentOut(BaseModel):
+    """One experiment as a row of the experiments table."""
+
+    experiment_id: str
+    number: int | None = Field(default=None, description="Position in decision order (the results.tsv row, 0 = baseline).")
+    commit: str | None = None
+    description: str = ""
+    status: ExperimentStatus = "pending"
+    val_bpb: float | None = None
+    memory_gb: float | None = None
+    reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    diff: str | None = None
+
+
+class ExperimentPage(BaseModel):
+    """A page of experiments."""
+
+    campaign: str
+    total: int = Field(description="Experiments matching the filter, across all pages.")
+    offset: int
+    limit: int
+    items: list[ExperimentOut]
+
+
+class ProposalOut(BaseModel):
+    """What was proposed, and why."""
+
+    description: str
+    rationale: str = ""
+    expected_vram_impact: str = ""
+    base_commit: str
+    proposer_kind: str = ""
+    edits: list[dict[str, str]] = Field(default_factory=list)
+    proposed_at: datetime
+
+
+class CommitOut(BaseModel):
+    """The commit the proposal became; the diff survives a discard here."""
+
+    commit: str
+    parent: str
+    message: str
+    diff: str
+    lines_added: int
+    lines_removed: int
+    rebased_from: str | None = None
+    committed_at: datetime
+    kept_at_ref: str | None = Field(default=None, description="Where the trainer keeps a discarded or crashed commit.")
+
+
+class ProgressOut(BaseModel):
+    """The latest step line of a run in progress."""
+
+    step: int
+    percent: float | None = None
+    loss: float | None = None
+    at: datetime
+
+
+class RunOut(BaseModel):
+    """One training run: its metrics, log tail and where it ran."""
+
+    commit: str
+    status: str = Field(description="ok, crash, timeout; 'running' until run.finished arrives.")
+    command: str = ""
+    metrics: dict[str, float | str] = Field(default_factory=dict)
+    log_tail: str = ""
+    exit_code: int | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    progress: ProgressOut | None = None
+
+
+class VerdictOut(BaseModel):
+    """The evaluator's decision."""
+
+    status: str
+    val_bpb: float | None = None
+    memory_gb: float = 0.0
+    best_before: float | None = None
+    best_after: float | None = None
+    head: str
+    reason: str = ""
+    baseline: bool = False
+    decided_at: datetime
+
+
+class ExperimentDetail(ExperimentOut):
+    """One experiment in full: proposal, diff, run, verdict, environment."""
+
+    campaign: str
+    rejection: str | None = Field(default=None, description="Why the editor rejected the proposal, if it did.")
+    proposal: ProposalOut | None = None
+    commit_made: CommitOut | None = None
+    run: RunOut | None = None
+    verdict: VerdictOut | None = None
+
+
+class StatusCounts(BaseModel):
+    """Experiments per outcome."""
+
+    keep: int = 0
+    discard: int = 0
+    crash: int = 0
+    rejected: int = 0
+
+
+class RunningOut(BaseModel):
+    """The experiment training right now."""
+
+    experiment_id: str
+    commit: str
+    description: str
+    started_at: datetime
+    elapsed_seconds: float
+    step: int | None = None
+    percent: float | None = None
+    loss: float | None = None
+
+
+class SummaryOut(BaseModel):
+    """A campaign at a glance; docs/api.md gives the rule for each figure."""
+
+    campaign: str
+    baseline_val_bpb: float | None = None
+    best_val_bpb: float | None = None
+    best_commit: str | None = None
+    best_description: str | None = None
+    best_experiment_id: str | None = None
+    improvement_percent: float | None = Field(default=None, description="(baseline - best) / baseline * 100.")
+    counts: StatusCounts
+    experiments_total: int = Field(description="Experiments decided (keep, discard, crash): the rows of results.tsv.")
+    running: RunningOut | None = None
+    started_at: datetime | None = None
+    last_event_at: datetime | None = None
+    finished: bool = False
+    wall_seconds: float = 0.0
+    training_seconds: float = 0.0
+    idle_seconds: float = 0.0
+    idle_share: float | None = Field(default=None, description="idle / (idle + training), from the first run's start.")
+
+
+class ProgressPoint(BaseModel):
+    """One decided experiment on the progress chart."""
+
+    number: int
+    experiment_id: str
+    commit: str
+    status: str
+    val_bpb: float | None = None
+    best: float | None = Field(default=None, description="Running best after this experiment.")
+    description: str = ""
+
+
+class ProgressOutline(BaseModel):
+    """The progress chart's data."""
+
+    campaign: str
+    points: list[ProgressPoint]

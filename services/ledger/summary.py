@@ -1,0 +1,109 @@
+"""A campaign at a glance: best against baseline, outcome counts, wall time and trainer idle time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.ledger.experiments import CampaignHistory
+from services.ledger.schemas import ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
+from shared.events import RunFinished, RunStarted, utc_now
+
+Interval = tuple[datetime, datetime | None]
+
+
+def run_intervals(history: CampaignHistory) -> list[Interval]:
+    """Each run's (start, end); end is None while the run is going. A restarted run counts once, as its last start."""
+    runs: dict[tuple[str, str], Interval] = {}
+    for event in history.events:
+        key = (event.experiment_id, getattr(event, "commit", ""))
+        if isinstance(event, RunStarted):
+            runs[key] = (event.occurred_at, None)
+        elif isinstance(event, RunFinished):
+            runs[key] = (event.started_at, event.finished_at)
+    return sorted(runs.values(), key=lambda run: run[0])
+
+
+def trainer_time(runs: Iterable[Interval], window_end: datetime) -> tuple[float, float]:
+    """(training, idle) seconds from the first run's start to window_end.
+
+    Training is the union of the runs (a run still going lasts until window_end);
+    idle is the rest: every gap between one run's end and the next run's start,
+    and the tail after the last run when none is going.
+    """
+    spans = sorted((start, min(end or window_end, window_end)) for start, end in runs)
+    if not spans:
+        return 0.0, 0.0
+    training, covered_until = 0.0, spans[0][0]
+    for start, end in spans:
+        start = max(start, covered_until)
+        if end > start:
+            training += (end - start).total_seconds()
+            covered_until = end
+    window = max((window_end - spans[0][0]).total_seconds(), training)
+    return training, window - training
+
+
+def running_now(experiments: list[ExperimentDetail], now: datetime) -> RunningOut | None:
+    """The experiment whose run has started and not finished, if any."""
+    for row in reversed(experiments):
+        run = row.run
+        if run is not None and run.status == "running" and row.status == "running":
+            progress = run.progress
+            return RunningOut(
+                experiment_id=row.experiment_id, commit=run.commit, description=row.description,
+                started_at=run.started_at, elapsed_seconds=max((now - run.started_at).total_seconds(), 0.0),
+                step=progress.step if progress else None, percent=progress.percent if progress else None,
+                loss=progress.loss if progress else None,
+            )
+    return None
+
+
+def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryOut:
+    """The summary of one campaign; `now` only sets the running experiment's elapsed time."""
+    experiments = history.experiments()
+    decided = sorted((row for row in experiments if row.number is not None), key=lambda row: row.number or 0)
+    counts = StatusCounts(**{status: sum(row.status == status for row in experiments) for status in StatusCounts.model_fields})
+    baseline = next((row for row in decided if row.verdict and row.verdict.baseline), decided[0] if decided else None)
+    kept = [row for row in decided if row.status == "keep" and row.val_bpb is not None]
+    best = min(kept, key=lambda row: row.val_bpb or 0.0) if kept else None
+    times = [event.occurred_at for event in history.events] + ([history.progress.occurred_at] if history.progress else [])
+    runs = run_intervals(history)
+    ends = [end for _, end in runs if end is not None]
+    last = max(times + ends) if times else None
+    training, idle = trainer_time(runs, last) if last else (0.0, 0.0)
+    base_bpb = baseline.val_bpb if baseline else None
+    best_bpb = best.val_bpb if best else None
+    return SummaryOut(
+        campaign=history.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
+        best_commit=best.commit if best else None, best_description=best.description if best else None,
+        best_experiment_id=best.experiment_id if best else None,
+        improvement_percent=(base_bpb - best_bpb) / base_bpb * 100 if base_bpb and best_bpb is not None else None,
+        counts=counts, experiments_total=len(decided), running=running_now(experiments, now or utc_now()),
+        started_at=min(times) if times else None, last_event_at=last, finished=is_finished(history),
+        wall_seconds=(last - min(times)).total_seconds() if last else 0.0, training_seconds=training, idle_seconds=idle,
+        idle_share=idle / (training + idle) if training + idle > 0 else None,
+    )
+
+
+def is_finished(history: CampaignHistory) -> bool:
+    """Finished when campaign.finished came after the last run started (a resumed campaign is open again)."""
+    state = False
+    for event in history.events:
+        if event.type == "campaign.finished":
+            state = True
+        elif event.type == "run.started":
+            state = False
+    return state
+
+
+def progress_points(history: CampaignHistory) -> list[ProgressPoint]:
+    """Every decided experiment in decision order, with the running best after it."""
+    rows = sorted((row for row in history.experiments() if row.number is not None), key=lambda row: row.number or 0)
+    return [
+        ProgressPoint(
+            number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
+            val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
+        )
+        for row in rows
+    ]

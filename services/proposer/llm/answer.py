@@ -1,0 +1,130 @@
+"""Reading the model's answer: one JSON object, validated, turned into edits that will apply."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.events import Edit
+
+EDITABLE = "train.py"
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+class AnswerError(Exception):
+    """The answer cannot be used; the message is what the model is told to fix."""
+
+
+class EditAnswer(BaseModel):
+    """One search/replace block as the model writes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    search: str = Field(min_length=1)
+    replace: str
+    path: str = EDITABLE
+
+    @field_validator("path")
+    @classmethod
+    def _only_train_py(cls, value: str) -> str:
+        if value.lstrip("./") != EDITABLE:
+            raise ValueError(f"only {EDITABLE} may change, not {value!r}")
+        return EDITABLE
+
+
+class Answer(BaseModel):
+    """The structured answer: what, why, memory, and the change itself."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    description: str = Field(min_length=1, max_length=200)
+    rationale: str = ""
+    expected_vram_impact: str = "unknown"
+    kind: Literal["change", "repair"] = "change"
+    edits: list[EditAnswer] | None = None
+    train_py: str | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return " ".join(value.split())  # results.tsv needs one line without tabs
+
+    @field_validator("expected_vram_impact", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _one_way_to_change(self) -> Answer:
+        if bool(self.edits) == bool(self.train_py):
+            raise ValueError("give either a non-empty 'edits' list or 'train_py', exactly one of them")
+        return self
+
+
+def _objects(text: str) -> list[dict]:
+    """Every JSON object that decodes at some '{' of the text, outermost first."""
+    decoder, found, start = json.JSONDecoder(), [], text.find("{")
+    while start != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            value, end = None, start + 1
+        if isinstance(value, dict):
+            found.append(value)
+        start = text.find("{", end if isinstance(value, dict) else start + 1)
+    return found
+
+
+def extract_json(text: str) -> dict:
+    """The answer's JSON object: fenced in ```json, bare, or wrapped in prose."""
+    # Fenced blocks come first; among all objects, one that looks like an answer wins over stray dict literals.
+    objects = [obj for block in _FENCE.findall(text) for obj in _objects(block)] + _objects(text)
+    if not objects:
+        raise AnswerError("no JSON object found in the answer")
+    return next((obj for obj in objects if "description" in obj), objects[0])
+
+
+def parse_answer(text: str) -> Answer:
+    """Validate the answer text into an Answer, or say precisely what is wrong."""
+    data = extract_json(text)
+    try:
+        return Answer.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors())
+        raise AnswerError(f"the JSON object does not match the format: {problems}") from None
+
+
+def to_edits(answer: Answer, train_py: str, max_file_chars: int) -> list[Edit]:
+    """The answer as edits on train.py, checked the way the editor will check them."""
+    if answer.train_py is not None:
+        if len(answer.train_py) > max_file_chars:
+            raise AnswerError(f"train_py is {len(answer.train_py)} characters, over the limit of {max_file_chars}; use edits")
+        # The whole current file occurs exactly once in itself, so the editor accepts this as one edit.
+        edits = [Edit(search=train_py, replace=answer.train_py)]
+    else:
+        edits = [Edit(search=e.search, replace=e.replace) for e in answer.edits or []]
+    check_edits(train_py, edits)
+    return edits
+
+
+def check_edits(source: str, edits: list[Edit]) -> None:
+    """Raise AnswerError unless every search matches exactly once in turn and the result compiles."""
+    result = source
+    for number, edit in enumerate(edits, start=1):
+        count = result.count(edit.search)
+        if count != 1:
+            where = "does not occur" if count == 0 else f"occurs {count} times"
+            raise AnswerError(
+                f"edit {number}: the search text {where} in {EDITABLE}; it must be copied exactly "
+                f"(whitespace included) and match exactly once: {edit.search[:200]!r}"
+            )
+        result = result.replace(edit.search, edit.replace, 1)
+    if result == source:
+        raise AnswerError(f"the edits leave {EDITABLE} unchanged")
+    try:
+        compile(result, EDITABLE, "exec")
+    except SyntaxError as exc:
+        raise AnswerError(f"{EDITABLE} does not compile after the edits: line {exc.lineno}: {exc.msg}") from None

@@ -1,0 +1,115 @@
+"""The whole system from the command line: `autoresearch up` on a toy workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nats
+import pytest
+
+from tests.conftest import git
+
+SUBJECTS = ("proposal.created", "commit.made", "run.finished", "verdict.decided")
+
+
+def run_up(workspace: Path, nats_url: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run `autoresearch up` against an external NATS server, as a user would."""
+    env = {**os.environ, "NATS_URL": nats_url, "OPENAI_API_KEY": "sk-test-never-leaks"}
+    command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(workspace), "--http-port", "0",
+               "--train-command", f"{sys.executable} train.py", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+async def collect(nats_url: str, bucket: list[tuple[str, bytes]]) -> nats.NATS:
+    """A plain NATS client subscribed to everything, as any observer could be."""
+    nc = await nats.connect(nats_url)
+
+    async def keep(msg) -> None:
+        bucket.append((msg.subject, msg.data))
+
+    await nc.subscribe(">", cb=keep)
+    return nc
+
+
+def results_rows(workspace: Path) -> list[list[str]]:
+    lines = (workspace / "results.tsv").read_text().splitlines()
+    assert lines[0] == "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
+    return [line.split("\t") for line in lines[1:]]
+
+
+async def test_up_runs_baseline_and_experiments_then_stops(toy_workspace: Path, nats_server: str) -> None:
+    seen: list[tuple[str, bytes]] = []
+    nc = await collect(nats_server, seen)
+    done = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "e2e", "--max-experiments", "6")
+    await nc.flush()
+    await asyncio.sleep(0.2)
+    await nc.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    rows = results_rows(toy_workspace)
+    assert len(rows) == 7
+    assert rows[0][3] == "keep" and rows[0][4] == "baseline"
+    best = float(rows[0][1])
+    for commit, val_bpb, memory_gb, status, description in rows[1:]:
+        assert len(commit) == 7 and len(val_bpb.split(".")[1]) == 6 and len(memory_gb.split(".")[1]) == 1
+        if status == "crash":
+            assert (val_bpb, memory_gb) == ("0.000000", "0.0")
+        elif status == "keep":
+            assert float(val_bpb) < best
+            best = float(val_bpb)
+        else:
+            assert status == "discard" and float(val_bpb) >= best
+    statuses = {row[3] for row in rows[1:]}
+    assert {"keep", "discard", "crash"} <= statuses
+
+    kept = [row for row in rows if row[3] == "keep"]
+    head = git(toy_workspace, "rev-parse", "autoresearch/e2e")
+    assert head.startswith(kept[-1][0])
+    assert "LEARNING_RATE" in (toy_workspace / "train.py").read_text()
+    assert git(toy_workspace, "status", "--porcelain", "--untracked-files=no") == ""
+    assert "results.tsv" not in git(toy_workspace, "ls-files") and "run.log" not in git(toy_workspace, "ls-files")
+
+    events = [(subject, json.loads(data)) for subject, data in seen if subject in SUBJECTS]
+    by_subject = {s: [e for subj, e in events if subj == s] for s in SUBJECTS}
+    assert all(by_subject[s] for s in SUBJECTS)
+    verdicts = [v for v in by_subject["verdict.decided"] if not v["baseline"]]
+    for verdict in verdicts:
+        experiment = verdict["experiment_id"]
+        assert any(p["experiment_id"] == experiment for p in by_subject["proposal.created"])
+        assert any(c["experiment_id"] == experiment and c["commit"] == verdict["commit"] for c in by_subject["commit.made"])
+        assert any(r["experiment_id"] == experiment and r["commit"] == verdict["commit"] for r in by_subject["run.finished"])
+    crash_runs = [r for r in by_subject["run.finished"] if r["status"] == "crash"]
+    assert crash_runs and "out of memory" in crash_runs[0]["log_tail"]
+    assert all(b"sk-test-never-leaks" not in data for _, data in seen)
+
+
+async def test_up_refuses_existing_tag_and_resumes_with_flag(toy_workspace: Path, nats_server: str) -> None:
+    first = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "again", "--max-experiments", "1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    refused = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "again", "--max-experiments", "1")
+    assert refused.returncode == 2
+    assert "autoresearch/again already exists" in refused.stderr and "--resume" in refused.stderr
+
+    resumed = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "again", "--resume", "--max-experiments", "2")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = results_rows(toy_workspace)
+    assert len(rows) == 1 + 1 + 2
+    assert [row[4] for row in rows].count("baseline") == 1
+
+
+def test_up_rejects_a_folder_that_is_not_a_repository(tmp_path: Path, nats_server: str) -> None:
+    done = run_up(tmp_path, nats_server, "--max-experiments", "1")
+    assert done.returncode == 2
+    assert "not a git repository" in done.stderr
+
+
+@pytest.mark.parametrize("flag", [["--lookahead", "-1"], ["--max-experiments", "-3"]])
+def test_up_rejects_bad_flags_clearly(toy_workspace: Path, nats_server: str, flag: list[str]) -> None:
+    done = run_up(toy_workspace, nats_server, *flag)
+    assert done.returncode == 2
+    assert "Invalid value" in done.stderr

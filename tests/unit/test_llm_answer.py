@@ -1,0 +1,80 @@
+"""Reading the model's answer: JSON in fences or prose, validation, and edits that will apply."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.proposer.llm.answer import AnswerError, parse_answer, to_edits
+
+TRAIN_PY = "DEPTH = 4\nLEARNING_RATE = 0.001\nprint('training')\n"
+ANSWER = {
+    "description": "raise the learning rate",
+    "rationale": "loss still falls steeply at the end",
+    "expected_vram_impact": "none",
+    "edits": [{"search": "LEARNING_RATE = 0.001", "replace": "LEARNING_RATE = 0.002"}],
+}
+
+
+def test_bare_json_is_read():
+    assert parse_answer(json.dumps(ANSWER)).description == "raise the learning rate"
+
+
+def test_fenced_json_after_a_python_block_is_read():
+    text = (
+        "Here is the idea.\n```python\nconfig = {'lr': 1}\n```\nAnd the answer:\n"
+        f"```json\n{json.dumps(ANSWER, indent=2)}\n```\nGood luck."
+    )
+    assert parse_answer(text).edits[0].replace == "LEARNING_RATE = 0.002"
+
+
+def test_json_wrapped_in_prose_is_read_past_stray_braces():
+    text = f"I considered {{x}} and a set {{1, 2}}. My proposal: {json.dumps(ANSWER)} That is all."
+    assert parse_answer(text).rationale == "loss still falls steeply at the end"
+
+
+def test_description_is_folded_onto_one_line():
+    answer = parse_answer(json.dumps({**ANSWER, "description": "raise\tthe\nlearning rate"}))
+    assert answer.description == "raise the learning rate"
+
+
+def test_text_without_json_is_an_error():
+    with pytest.raises(AnswerError, match="no JSON object"):
+        parse_answer("I would raise the learning rate.")
+
+
+@pytest.mark.parametrize("change", [
+    {"edits": None},
+    {"train_py": "DEPTH = 5\n"},
+    {"description": ""},
+    {"edits": [{"search": "x", "replace": "y", "path": "prepare.py"}]},
+])
+def test_answers_off_the_format_name_the_problem(change):
+    with pytest.raises(AnswerError, match="does not match the format"):
+        parse_answer(json.dumps({**ANSWER, **change}))
+
+
+def test_whole_file_becomes_one_edit_on_the_whole_current_file():
+    new = TRAIN_PY.replace("DEPTH = 4", "DEPTH = 6")
+    answer = parse_answer(json.dumps({**ANSWER, "edits": None, "train_py": new}))
+    edits = to_edits(answer, TRAIN_PY, max_file_chars=10_000)
+    assert [(e.search, e.replace) for e in edits] == [(TRAIN_PY, new)]
+
+
+def test_whole_file_over_the_limit_is_refused():
+    answer = parse_answer(json.dumps({**ANSWER, "edits": None, "train_py": "X = 1\n" * 500}))
+    with pytest.raises(AnswerError, match="over the limit"):
+        to_edits(answer, TRAIN_PY, max_file_chars=1000)
+
+
+@pytest.mark.parametrize(("search", "replace", "problem"), [
+    ("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.2", "does not occur"),
+    ("'", '"', "occurs 2 times"),
+    ("DEPTH = 4", "DEPTH = 4", "unchanged"),
+    ("DEPTH = 4", "DEPTH = (", "does not compile"),
+])
+def test_edits_that_the_editor_would_refuse_are_errors(search, replace, problem):
+    answer = parse_answer(json.dumps({**ANSWER, "edits": [{"search": search, "replace": replace}]}))
+    with pytest.raises(AnswerError, match=problem):
+        to_edits(answer, TRAIN_PY, max_file_chars=10_000)
