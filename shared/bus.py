@@ -62,8 +62,8 @@ class Bus:
             await self.nc.drain()
 
 
-async def connect(url: str, producer: str, creds: str | None = None) -> Bus:
-    """Connect to NATS (reconnecting forever) and make sure the stream exists."""
+async def connect(url: str, producer: str, creds: str | None = None, wait: float = 60.0) -> Bus:
+    """Connect to NATS (waiting up to `wait` seconds for it, then reconnecting forever); ensure the stream."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error", error=str(exc))
@@ -74,10 +74,21 @@ async def connect(url: str, producer: str, creds: str | None = None) -> Bus:
     async def on_reconnect() -> None:
         log.info("nats reconnected")
 
-    nc = await nats.connect(
-        url, name=producer, user_credentials=creds or None, max_reconnect_attempts=-1,
-        reconnect_time_wait=1, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
-    )
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:  # the server may still be starting (a container beside this one)
+        try:
+            nc = await nats.connect(
+                url, name=producer, user_credentials=creds or None, max_reconnect_attempts=1, connect_timeout=5,
+                reconnect_time_wait=1, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+            )
+            # once connected, ride out any outage: keep reconnecting forever
+            nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1)
+            break
+        except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from None
+            log.warning("waiting for NATS", url=url, error=str(exc))
+            await asyncio.sleep(1.0)
     js = nc.jetstream(timeout=10)
     await ensure_stream(js)
     return Bus(nc=nc, js=js, producer=producer)

@@ -18,7 +18,7 @@ class SettingsError(Exception):
 class ServiceSettings(BaseSettings):
     """Connection and identity settings common to all services."""
 
-    model_config = SettingsConfigDict(env_prefix="AUTORESEARCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AUTORESEARCH_", extra="ignore", env_ignore_empty=True)
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "AUTORESEARCH_NATS_URL"))
     nats_creds: str | None = Field(default=None, validation_alias=AliasChoices("NATS_CREDS", "AUTORESEARCH_NATS_CREDS"))

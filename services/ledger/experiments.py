@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from services.ledger.schemas import DECIDED, CommitOut, ExperimentDetail, ProgressOut, ProposalOut, RunOut, VerdictOut
 from services.ledger.store import EventStore
@@ -31,8 +32,9 @@ class CampaignHistory:
         progress = store.latest(campaign, "run.progress")
         return cls(campaign, store.events(campaign, HISTORY_TYPES), progress if isinstance(progress, RunProgress) else None)
 
+    @cached_property
     def experiments(self) -> list[ExperimentDetail]:
-        """One record per experiment, in order of first appearance."""
+        """One record per experiment, in order of first appearance (folded once, then shared)."""
         rows: dict[str, ExperimentDetail] = {}
         decided = 0
         for event in self.events:
@@ -47,6 +49,11 @@ class CampaignHistory:
         if self.progress is not None:
             attach_progress(rows.get(self.progress.experiment_id), self.progress)
         return list(rows.values())
+
+    @cached_property
+    def decided(self) -> list[ExperimentDetail]:
+        """Experiments with a verdict, in decision order (the rows of results.tsv)."""
+        return sorted((row for row in self.experiments if row.number is not None), key=lambda row: row.number or 0)
 
 
 def apply_event(row: ExperimentDetail, event: Event) -> None:

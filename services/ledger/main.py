@@ -1,4 +1,4 @@
-"""Ledger bootstrap: the store, results.tsv, the HTTP read API."""
+"""Ledger bootstrap: the store, results.tsv, the HTTP read API and dashboard, the live stream."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uvicorn
 from pydantic import Field
 
 from services.ledger.api import create_app
+from services.ledger.broadcast import Broadcaster
 from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.store import EventStore
 from shared.bus import STREAM, Bus, consume
@@ -30,23 +31,28 @@ class LedgerSettings(ServiceSettings):
 
 
 async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None:
-    """Consume every event until stopped, serving the read API alongside."""
+    """Consume every event until stopped, serving the read API alongside in the same event loop."""
     store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
     if store.is_empty():  # a new store rebuilds from the start of the stream
         with contextlib.suppress(Exception):
             await bus.js.delete_consumer(STREAM, "ledger")
     overrides = {settings.tag: settings.results_path} if settings.tag and settings.results_path else {}
-    ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides)
+    ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides, Broadcaster())
     handlers = {subject: (lambda e: on_event(e, ctx)) for subject in EVENT_TYPES}
     server = None
     tasks = [asyncio.create_task(consume(bus, "ledger", handlers, stop))]
     if settings.http_port:
-        config = uvicorn.Config(create_app(store), host=settings.http_host, port=settings.http_port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(store, ctx.broadcaster), host=settings.http_host, port=settings.http_port, log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None
+        # the service's own SIGTERM handling sets stop; uvicorn must not take the signals over
+        server.capture_signals = contextlib.nullcontext
         tasks.append(asyncio.create_task(server.serve()))
         log.info("read API listening", url=f"http://{settings.http_host}:{settings.http_port}")
     await stop.wait()
+    ctx.broadcaster.close()  # open event streams would otherwise hold the HTTP server's shutdown
     if server:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

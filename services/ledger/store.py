@@ -8,7 +8,10 @@ from pathlib import Path
 
 from shared.events import Event, VerdictDecided, parse_event
 
+# WAL keeps each commit durable at a third of the cost of the default journal, which a rebuild
+# from the stream (thousands of events, one commit each) feels.
 SCHEMA = """
+PRAGMA journal_mode = WAL;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT UNIQUE NOT NULL,

@@ -16,11 +16,10 @@ def run_intervals(history: CampaignHistory) -> list[Interval]:
     """Each run's (start, end); end is None while the run is going. A restarted run counts once, as its last start."""
     runs: dict[tuple[str, str], Interval] = {}
     for event in history.events:
-        key = (event.experiment_id, getattr(event, "commit", ""))
         if isinstance(event, RunStarted):
-            runs[key] = (event.occurred_at, None)
+            runs[event.experiment_id, event.commit] = (event.occurred_at, None)
         elif isinstance(event, RunFinished):
-            runs[key] = (event.started_at, event.finished_at)
+            runs[event.experiment_id, event.commit] = (event.started_at, event.finished_at)
     return sorted(runs.values(), key=lambda run: run[0])
 
 
@@ -61,8 +60,7 @@ def running_now(experiments: list[ExperimentDetail], now: datetime) -> RunningOu
 
 def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryOut:
     """The summary of one campaign; `now` only sets the running experiment's elapsed time."""
-    experiments = history.experiments()
-    decided = sorted((row for row in experiments if row.number is not None), key=lambda row: row.number or 0)
+    experiments, decided = history.experiments, history.decided
     counts = StatusCounts(**{status: sum(row.status == status for row in experiments) for status in StatusCounts.model_fields})
     baseline = next((row for row in decided if row.verdict and row.verdict.baseline), decided[0] if decided else None)
     kept = [row for row in decided if row.status == "keep" and row.val_bpb is not None]
@@ -99,11 +97,10 @@ def is_finished(history: CampaignHistory) -> bool:
 
 def progress_points(history: CampaignHistory) -> list[ProgressPoint]:
     """Every decided experiment in decision order, with the running best after it."""
-    rows = sorted((row for row in history.experiments() if row.number is not None), key=lambda row: row.number or 0)
     return [
         ProgressPoint(
             number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
             val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
         )
-        for row in rows
+        for row in history.decided
     ]

@@ -59,7 +59,8 @@ def candidate_moves(constants: list[Constant], level: int) -> list[Move]:
         if any(skip in constant.name for skip in SKIP) or isinstance(constant.value, bool):
             continue
         if isinstance(constant.value, float):
-            values = _float_values(constant, FLOAT_STEPS[level])
+            # the value as it will be written, so a past proposal is recognised and a no-op is dropped
+            values = [float(literal(v)) for v in _float_values(constant, FLOAT_STEPS[level])]
         else:
             values = _int_values(constant, level)
         moves += [Move(constant, v) for v in dict.fromkeys(values) if v != constant.value]

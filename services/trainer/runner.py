@@ -47,8 +47,7 @@ def training_environment(base: dict[str, str], gpu: str | None) -> dict[str, str
 
 def screen_lines(text: str) -> list[str]:
     """Lines as a terminal shows them: a carriage return overwrites the line so far."""
-    return [line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
-            for line in text.split("\n")]
+    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
 
 
 def parse_summary(text: str) -> dict[str, float | str]:

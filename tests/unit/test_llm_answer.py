@@ -48,7 +48,9 @@ def test_text_without_json_is_an_error():
     {"edits": None},
     {"train_py": "DEPTH = 5\n"},
     {"description": ""},
+    {"description": " \n\t "},
     {"edits": [{"search": "x", "replace": "y", "path": "prepare.py"}]},
+    {"edits": [{"search": "x", "replace": "y", "path": "../train.py"}]},
 ])
 def test_answers_off_the_format_name_the_problem(change):
     with pytest.raises(AnswerError, match="does not match the format"):

@@ -90,6 +90,12 @@ def test_best_so_far_gap_and_commit_log():
     assert "- c1-0001: raise LR: val_bpb 0.980000 (-0.020000)" in text
 
 
+def test_baseline_leads_the_table_and_log_even_when_proposals_came_first():
+    text = prompt([record(1, "keep", description="raise LR", val_bpb=0.98), baseline(1.0)])
+    assert text.index("| c1-0000 |") < text.index("| c1-0001 |")
+    assert "- c1-0000: baseline: val_bpb 1.000000\n- c1-0001: raise LR: val_bpb 0.980000 (-0.020000)" in text
+
+
 def test_long_history_is_summarized_within_the_budget():
     history = [baseline(), *(record(i, "discard", description=f"idea {i} " + "x" * 60, val_bpb=1.01) for i in range(1, 400))]
     full = prompt(history, context_tokens=1_000_000)

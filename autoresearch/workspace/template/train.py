@@ -25,7 +25,7 @@ MLP_RATIO = 4
 
 # Optimisation
 BATCH_SIZE = 16  # sequences of MAX_SEQ_LEN bytes per step
-LEARNING_RATE = 0.001
+LEARNING_RATE = 0.0004
 WEIGHT_DECAY = 0.1
 BETA1 = 0.9
 BETA2 = 0.95
@@ -33,6 +33,21 @@ GRAD_CLIP = 1.0
 WARMUP_RATIO = 0.05  # share of the time budget spent warming up
 WARMDOWN_RATIO = 0.3  # share of the time budget spent decaying to zero
 SEED = 42
+
+
+def norm(x):
+    """RMS normalisation over the last dim, without a learned scale."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
+def rotate(x):
+    """Rotary position embedding over the last two dims (T, head_dim) of x."""
+    T, D = x.size(-2), x.size(-1)
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, D // 2, device=x.device).float() / (D // 2)))
+    angles = torch.outer(torch.arange(T, device=x.device).float(), inv_freq)
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x[..., : D // 2], x[..., D // 2 :]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
 class CausalSelfAttention(nn.Module):
@@ -45,7 +60,10 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # RMS-normalised queries and keys keep attention logits bounded; rotary gives relative positions.
+        q, k = rotate(norm(q)), rotate(norm(k))
+        # Under autocast the norms may return fp32 while v is bf16; attention needs one dtype.
+        y = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, is_causal=True)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -66,15 +84,14 @@ class Block(nn.Module):
         self.mlp = MLP(dim)
 
     def forward(self, x):
-        x = x + self.attn(F.rms_norm(x, (x.size(-1),)))
-        return x + self.mlp(F.rms_norm(x, (x.size(-1),)))
+        x = x + self.attn(norm(x))
+        return x + self.mlp(norm(x))
 
 
 class GPT(nn.Module):
     def __init__(self, dim, n_head, depth):
         super().__init__()
         self.tok_emb = nn.Embedding(VOCAB_SIZE, dim)
-        self.pos_emb = nn.Embedding(MAX_SEQ_LEN, dim)
         self.blocks = nn.ModuleList(Block(dim, n_head) for _ in range(depth))
         self.lm_head = nn.Linear(dim, VOCAB_SIZE, bias=False)
         for name, p in self.named_parameters():
@@ -84,11 +101,10 @@ class GPT(nn.Module):
                 nn.init.zeros_(p)
 
     def forward(self, idx, targets=None, reduction="mean"):
-        pos = torch.arange(idx.size(1), device=idx.device)
-        x = self.tok_emb(idx) + self.pos_emb(pos)
+        x = self.tok_emb(idx)
         for block in self.blocks:
             x = block(x)
-        logits = self.lm_head(F.rms_norm(x, (x.size(-1),))).float()
+        logits = self.lm_head(norm(x)).float()
         if targets is None:
             return logits
         return F.cross_entropy(logits.view(-1, VOCAB_SIZE), targets.reshape(-1), reduction=reduction)
@@ -180,7 +196,7 @@ def main():
     print(f"total_seconds: {time.time() - t_start:.1f}")
     print(f"peak_vram_mb: {peak_memory_mb(device):.1f}")
     print(f"mfu_percent: {mfu:.2f}")
-    print(f"total_tokens_M: {step * tokens_per_step / 1e6:.1f}")
+    print(f"total_tokens_M: {step * tokens_per_step / 1e6:.2f}")
     print(f"num_steps: {step}")
     print(f"num_params_M: {num_params / 1e6:.1f}")
     print(f"depth: {DEPTH}")

@@ -30,7 +30,7 @@ class EditAnswer(BaseModel):
     @field_validator("path")
     @classmethod
     def _only_train_py(cls, value: str) -> str:
-        if value.lstrip("./") != EDITABLE:
+        if value.removeprefix("./") != EDITABLE:  # the editor's rule: ../train.py is another file
             raise ValueError(f"only {EDITABLE} may change, not {value!r}")
         return EDITABLE
 
@@ -50,11 +50,16 @@ class Answer(BaseModel):
     @field_validator("description")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        return " ".join(value.split())  # results.tsv needs one line without tabs
+        folded = " ".join(value.split())  # results.tsv needs one line without tabs
+        if not folded:
+            raise ValueError("the description is blank")
+        return folded
 
     @field_validator("expected_vram_impact", mode="before")
     @classmethod
     def _as_text(cls, value: object) -> object:
+        if value is None:
+            return "unknown"
         return str(value) if isinstance(value, int | float) else value
 
     @model_validator(mode="after")

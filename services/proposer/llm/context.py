@@ -26,6 +26,11 @@ def prepare_constants(prepare_py: str) -> str:
     return "\n".join(found)
 
 
+def in_order(records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
+    """Records with the baseline first: with lookahead, proposals are made before the baseline has run."""
+    return sorted(records, key=lambda r: not r.baseline)
+
+
 def best(records: Sequence[ExperimentRecord]) -> ExperimentRecord | None:
     """The kept experiment with the lowest val_bpb."""
     kept = [r for r in records if r.status == "keep" and r.val_bpb is not None]
@@ -37,8 +42,8 @@ def last_run(records: Sequence[ExperimentRecord]) -> ExperimentRecord | None:
     return next((r for r in reversed(records) if r.run_status is not None and r.settled), None)
 
 
-def commit_log(records: Sequence[ExperimentRecord]) -> str:
-    """The branch's story: the baseline and every kept change, oldest first."""
+def commit_log(records: Sequence[ExperimentRecord], recent: int = 30) -> str:
+    """The branch's story: the baseline and the latest kept changes, oldest first."""
     lines, previous = [], None
     for r in records:
         if r.status != "keep":
@@ -48,6 +53,8 @@ def commit_log(records: Sequence[ExperimentRecord]) -> str:
         score = f"{r.val_bpb:.6f}" if r.val_bpb is not None else "-"
         lines.append(f"- {r.experiment_id}: {name}: val_bpb {score}{delta}")
         previous = r.val_bpb if r.val_bpb is not None else previous
+    if len(lines) > recent:
+        lines = [f"- ({len(lines) - recent} earlier kept changes)", *lines[-recent:]]
     return "\n".join(lines)
 
 

@@ -27,9 +27,10 @@ def change_signature(edits: Sequence[Edit]) -> frozenset[str]:
     for edit in edits:
         before = [line for line in map(_line, edit.search.splitlines()) if line]
         after = [line for line in map(_line, edit.replace.splitlines()) if line]
-        for entry in difflib.ndiff(before, after):
-            if entry[:2] in ("- ", "+ "):
-                changed.add(entry[:2] + entry[2:])
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+            if tag != "equal":
+                changed.update("- " + line for line in before[i1:i2])
+                changed.update("+ " + line for line in after[j1:j2])
     # A line moved, not changed, appears on both sides; it says nothing about the change.
     return frozenset(c for c in changed if ("+ " if c[0] == "-" else "- ") + c[2:] not in changed)
 

@@ -72,7 +72,7 @@ def plateau_note(streak: int, after: int) -> str:
 
 def build_prompt(context: ResearchContext, options: PromptOptions) -> str:
     """The user message for one proposal: files, history, feedback, then the answer format."""
-    records = context.history
+    records = ctx.in_order(context.history)
     program = context.program_md or ""
     budget = options.context_tokens * CHARS_PER_TOKEN
     head = [

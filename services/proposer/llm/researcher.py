@@ -51,8 +51,12 @@ class LLMResearcher:
                       campaign=context.campaign, reason=why)
             raise NoIdea(why)
         prompt = build_prompt(context, self.options)
+        estimate = approximate_tokens(prompt) + approximate_tokens(self.options.persona)
         log.info("asking the model", experiment_id=context.experiment_id, model=self.client.model,
-                 prompt_tokens_estimate=approximate_tokens(prompt) + approximate_tokens(self.options.persona))
+                 prompt_tokens_estimate=estimate)
+        if estimate > self.options.context_tokens:
+            log.warning("prompt exceeds the context budget even with the history summarized",
+                        prompt_tokens_estimate=estimate, budget=self.options.context_tokens)
         messages, usage, problem = [Message("user", prompt)], _Usage(), ""
         for turn in range(1, self.answer_retries + 2):
             try:

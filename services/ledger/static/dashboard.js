@@ -1,0 +1,208 @@
+// The ledger dashboard: reads the JSON API once, then follows the live event stream.
+// Step lines (run.progress) update the current run in place; every other event refreshes
+// the summary, chart and table, a few at a time.
+"use strict";
+
+const PAGE = 50;
+const state = { campaign: null, shown: PAGE, source: null, running: null, statuses: new Map(), refreshTimer: null };
+const $ = (id) => document.getElementById(id);
+
+async function getJSON(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+const enc = encodeURIComponent;
+const fmtBpb = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(6));
+const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(2)}%`);
+
+function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child === null || child === undefined ? "" : child);
+  return node;
+}
+
+function renderSummary(s) {
+  $("s-baseline").textContent = fmtBpb(s.baseline_val_bpb);
+  $("s-best").textContent = fmtBpb(s.best_val_bpb);
+  $("s-best-what").textContent = s.best_commit ? `${s.best_commit.slice(0, 7)} · ${s.best_description}` : "";
+  $("s-improvement").textContent = fmtPct(s.improvement_percent);
+  $("s-total").textContent = s.experiments_total;
+  for (const key of ["keep", "discard", "crash", "rejected"]) $(`s-${key}`).textContent = s.counts[key];
+  $("s-wall").textContent = fmtDuration(s.wall_seconds);
+  $("s-state").textContent = s.finished ? "finished" : s.running ? "training" : "waiting";
+  $("s-idle").textContent = s.idle_share === null ? "–" : `${(s.idle_share * 100).toFixed(1)}%`;
+  $("s-idle-seconds").textContent = s.idle_share === null ? "" : `${fmtDuration(s.idle_seconds)} idle of ${fmtDuration(s.idle_seconds + s.training_seconds)}`;
+  state.running = s.running;
+  renderRun();
+}
+
+function renderRun() {
+  const run = state.running;
+  $("run-none").hidden = !!run;
+  $("run-box").hidden = !run;
+  if (!run) return;
+  $("run-id").textContent = run.experiment_id;
+  $("run-commit").textContent = run.commit.slice(0, 7);
+  $("run-description").textContent = run.description;
+  const percent = run.percent === null || run.percent === undefined ? null : Math.min(run.percent, 100);
+  $("run-bar").style.width = percent === null ? "0%" : `${percent}%`;
+  $("run-percent").textContent = percent === null ? "starting" : `${percent.toFixed(1)}%`;
+  $("run-step").textContent = run.step === null || run.step === undefined ? "" : `step ${run.step}`;
+  $("run-loss").textContent = run.loss === null || run.loss === undefined ? "" : `loss ${run.loss.toFixed(4)}`;
+  const elapsed = (Date.now() - Date.parse(run.started_at)) / 1000;
+  $("run-elapsed").textContent = `running ${fmtDuration(Math.max(elapsed, 0))}`;
+}
+
+function renderTable(page) {
+  const body = document.querySelector("#experiments tbody");
+  const firstRender = state.statuses.size === 0;  // nothing is new on the first render
+  const rows = page.items.map((x) => {
+    const fresh = !firstRender && state.statuses.get(x.experiment_id) !== x.status;
+    state.statuses.set(x.experiment_id, x.status);
+    const open = () => openDetail(x.experiment_id);
+    return el("tr", { class: `status-${x.status}${fresh ? " fresh" : ""}`, "data-experiment": x.experiment_id, onclick: open },
+      el("td", { class: "num" }, x.number === null ? "" : x.number),
+      el("td", { class: "mono" }, x.experiment_id),
+      el("td", { class: "mono" }, x.commit ? x.commit.slice(0, 7) : ""),
+      el("td", { class: "num mono" }, x.val_bpb === null ? "" : fmtBpb(x.val_bpb)),
+      el("td", { class: "num" }, x.memory_gb === null ? "" : `${x.memory_gb.toFixed(1)} GB`),
+      el("td", {}, el("span", { class: `badge ${x.status}` }, x.status)),
+      el("td", { class: "description" }, x.description),
+      el("td", { class: "num" }, x.duration_seconds === null ? "" : fmtDuration(x.duration_seconds)),
+      el("td", {}, x.diff ? el("button", { type: "button", class: "link", onclick: (e) => { e.stopPropagation(); open(); } }, "diff") : ""));
+  });
+  body.replaceChildren(...rows);
+  $("table-count").textContent = `${page.total} in all, newest first`;
+  $("more").hidden = page.total <= page.items.length;
+}
+
+function section(title, ...content) {
+  return el("section", { class: "detail-section" }, el("h3", {}, title), ...content);
+}
+
+function table(entries) {
+  return el("table", { class: "kv" }, ...entries.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, String(v)))));
+}
+
+function diffBlock(diff) {
+  const lines = diff.split("\n").map((line) => {
+    const kind = line.startsWith("+++") || line.startsWith("---") ? "meta" : line.startsWith("@@") ? "hunk"
+      : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx";
+    return el("span", { class: `diff-${kind}` }, line || " ");
+  });
+  return el("pre", { class: "diff" }, ...lines);
+}
+
+async function openDetail(experimentId) {
+  const x = await getJSON(`/api/campaigns/${enc(state.campaign)}/experiments/${enc(experimentId)}`);
+  $("d-title").replaceChildren(`${x.experiment_id} `, el("span", { class: `badge ${x.status}` }, x.status));
+  $("d-summary").textContent = [x.description, x.val_bpb === null ? null : `val_bpb ${fmtBpb(x.val_bpb)}`, x.reason]
+    .filter(Boolean).join(" · ");
+  const parts = [];
+  if (x.rejection) parts.push(section("Rejected", el("p", {}, x.rejection)));
+  if (x.commit_made) {
+    const c = x.commit_made;
+    const where = c.kept_at_ref ? ` · kept at ${c.kept_at_ref}` : "";
+    parts.push(section("Diff", el("p", { class: "muted mono" }, `${c.commit.slice(0, 7)} on ${c.parent.slice(0, 7)} · +${c.lines_added} −${c.lines_removed}${where}`), diffBlock(c.diff)));
+  }
+  if (x.proposal) {
+    parts.push(section("Proposal", table([["rationale", x.proposal.rationale || "–"], ["expected VRAM", x.proposal.expected_vram_impact],
+      ["proposer", x.proposal.proposer_kind], ["base", x.proposal.base_commit.slice(0, 7)]])));
+  }
+  if (x.verdict) {
+    const v = x.verdict;
+    parts.push(section("Verdict", table([["status", v.status], ["val_bpb", fmtBpb(v.val_bpb)], ["memory", `${v.memory_gb.toFixed(1)} GB`],
+      ["best before", fmtBpb(v.best_before)], ["best after", fmtBpb(v.best_after)], ["reason", v.reason], ["head", v.head.slice(0, 7)]])));
+  }
+  if (x.run) {
+    const r = x.run;
+    parts.push(section("Run", table([["status", r.status], ["duration", fmtDuration(r.duration_seconds)], ["exit code", r.exit_code ?? "–"],
+      ["command", r.command || "–"], ...Object.entries(r.metrics)])));
+    if (Object.keys(r.environment).length) parts.push(section("Environment", table(Object.entries(r.environment))));
+    if (r.log_tail) parts.push(section("Log tail", el("pre", { class: "log" }, r.log_tail)));
+  }
+  $("d-body").replaceChildren(...parts);
+  if (!$("detail").open) $("detail").showModal();
+}
+
+async function refresh() {
+  if (!state.campaign) return;
+  const c = enc(state.campaign);
+  const [summary, progress, page] = await Promise.all([
+    getJSON(`/api/campaigns/${c}/summary`), getJSON(`/api/campaigns/${c}/progress`),
+    getJSON(`/api/campaigns/${c}/experiments?order=desc&limit=${Math.min(state.shown, 500)}`),
+  ]);
+  renderSummary(summary);
+  drawProgressChart($("chart"), progress.points, openDetail);
+  renderTable(page);
+  document.body.dataset.loaded = "1";
+}
+
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => refresh().catch(console.error), 150);
+}
+
+function onProgress(event) {
+  const p = JSON.parse(event.data);
+  if (!state.running || state.running.experiment_id !== p.experiment_id) return scheduleRefresh();
+  Object.assign(state.running, { step: p.step, percent: p.percent, loss: p.loss });
+  renderRun();
+}
+
+function follow(campaign) {
+  if (state.source) state.source.close();
+  const source = new EventSource(`/api/events/stream${campaign ? `?campaign=${enc(campaign)}` : ""}`);
+  const live = $("live");
+  source.onopen = () => { live.textContent = "live"; live.className = "live on"; document.body.dataset.live = "1"; };
+  source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; document.body.dataset.live = "0"; };
+  source.addEventListener("run.progress", onProgress);
+  for (const type of ["campaign.started", "campaign.finished", "proposal.created", "proposal.rejected", "commit.made",
+    "run.started", "run.finished", "verdict.decided"]) {
+    source.addEventListener(type, campaign ? scheduleRefresh : () => start().catch(console.error));
+  }
+  state.source = source;
+}
+
+async function start() {
+  const campaigns = await getJSON("/api/campaigns");
+  const wanted = new URLSearchParams(location.search).get("campaign");
+  const campaign = campaigns.includes(wanted) ? wanted : campaigns[campaigns.length - 1] || null;
+  const select = $("campaign");
+  select.replaceChildren(...campaigns.map((name) => el("option", { value: name }, name)));
+  $("empty").hidden = !!campaign;
+  state.campaign = campaign;
+  state.shown = PAGE;
+  state.statuses.clear();
+  if (campaign) {
+    select.value = campaign;
+    $("tsv-link").href = `/api/campaigns/${enc(campaign)}/results.tsv`;
+    $("png-link").href = `/api/campaigns/${enc(campaign)}/progress.png`;
+    await refresh();
+  }
+  follow(campaign);
+}
+
+$("campaign").addEventListener("change", (e) => {
+  history.replaceState(null, "", `?campaign=${enc(e.target.value)}`);
+  start().catch(console.error);
+});
+$("more").addEventListener("click", () => { state.shown += PAGE; refresh().catch(console.error); });
+setInterval(renderRun, 1000);
+let lastWidth = 0;
+window.addEventListener("resize", () => { if (Math.abs(window.innerWidth - lastWidth) > 40) { lastWidth = window.innerWidth; scheduleRefresh(); } });
+start().catch((error) => { $("live").textContent = `error: ${error.message}`; });

@@ -1,0 +1,162 @@
+"""The bus against a real nats-server: delivery, deduplication, bad messages, retries, slow and stopped handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from shared.bus import STREAM, Bus, PermanentError, consume
+from shared.events import CommitStale, Event, VerdictDecided
+
+HEAD = "a" * 40
+
+
+def verdict(number: int = 1, event_id: str | None = None) -> VerdictDecided:
+    ids = {"event_id": event_id} if event_id else {}
+    return VerdictDecided(**ids, campaign="c1", experiment_id=f"c1-{number:04d}", producer="test/1",
+                          commit=f"{number:040d}", status="keep", head=HEAD)
+
+
+async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def consuming(bus: Bus, durable: str, handler: Callable[[Event], Awaitable[None]], **options):
+    """Run consume as a task for the duration of the block, then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(consume(bus, durable, {"verdict.decided": handler}, stop, **options))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_published_event_is_delivered_to_its_handler_validated(bus: Bus):
+    seen: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+
+    sent = verdict()
+    await bus.publish(sent)
+    async with consuming(bus, "delivery", handler):
+        await eventually(lambda: len(seen) == 1)
+    assert isinstance(seen[0], VerdictDecided)
+    assert seen[0] == sent
+
+
+async def test_same_event_id_published_twice_is_stored_once(bus: Bus):
+    event = verdict(event_id="verdict-c1-0001")
+    await bus.publish(event)
+    await bus.publish(event)
+    await bus.publish(verdict(2))
+    info = await bus.js.stream_info(STREAM)
+    assert info.state.messages == 2
+
+
+async def test_malformed_message_is_set_aside_and_the_next_event_is_handled(bus: Bus):
+    seen: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+
+    await bus.js.publish("verdict.decided", b"{not json", stream=STREAM)
+    wrong_type = CommitStale(campaign="c1", experiment_id="c1-0009", producer="test/1", commit=HEAD, head=HEAD)
+    await bus.js.publish("verdict.decided", wrong_type.model_dump_json().encode(), stream=STREAM)
+    await bus.publish(verdict(1))
+    async with consuming(bus, "malformed", handler):
+        await eventually(lambda: len(seen) == 1)
+        await asyncio.sleep(0.3)
+        info = await bus.js.consumer_info(STREAM, "malformed")
+    assert [e.experiment_id for e in seen] == ["c1-0001"]
+    assert (info.num_ack_pending, info.num_redelivered, info.num_pending) == (0, 0, 0)
+    assert info.ack_floor.stream_seq == 3
+
+
+async def test_handler_that_raises_is_retried_then_succeeds(bus: Bus):
+    calls: list[str] = []
+
+    async def flaky(event: Event) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("transient")
+
+    await bus.publish(verdict())
+    async with consuming(bus, "retry", flaky):
+        await eventually(lambda: len(calls) == 2)
+        await asyncio.sleep(0.3)
+        info = await bus.js.consumer_info(STREAM, "retry")
+    assert calls[0] == calls[1]
+    assert len(calls) == 2
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
+async def test_permanent_error_sets_the_event_aside_without_retry(bus: Bus):
+    calls: list[str] = []
+
+    async def hopeless(event: Event) -> None:
+        calls.append(event.experiment_id)
+        if event.experiment_id == "c1-0001":
+            raise PermanentError("never")
+
+    await bus.publish(verdict(1))
+    await bus.publish(verdict(2))
+    async with consuming(bus, "permanent", hopeless):
+        await eventually(lambda: len(calls) == 2)
+        await asyncio.sleep(0.3)
+        info = await bus.js.consumer_info(STREAM, "permanent")
+    assert calls == ["c1-0001", "c1-0002"]
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)  # nothing waits for a retry
+
+
+async def test_handler_slower_than_ack_wait_is_not_redelivered(bus: Bus):
+    calls: list[str] = []
+
+    async def slow(event: Event) -> None:
+        calls.append(event.event_id)
+        await asyncio.sleep(3.0)
+
+    await bus.publish(verdict())
+    # two instances on one durable: a redelivery would go to the idle one
+    async with consuming(bus, "slow", slow, ack_wait=1.0), consuming(bus, "slow", slow, ack_wait=1.0):
+        await eventually(lambda: len(calls) >= 1)
+        await asyncio.sleep(3.5)
+        info = await bus.js.consumer_info(STREAM, "slow")
+    assert len(calls) == 1
+    assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
+
+
+async def test_stop_cancels_the_handler_and_the_event_is_redelivered_later(bus: Bus):
+    began, cancelled, handled = asyncio.Event(), [], []
+
+    async def long(event: Event) -> None:
+        began.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(event.event_id)
+            raise
+
+    async def quick(event: Event) -> None:
+        handled.append(event.event_id)
+
+    sent = verdict()
+    await bus.publish(sent)
+    stop = asyncio.Event()
+    first = asyncio.create_task(consume(bus, "interrupted", {"verdict.decided": long}, stop))
+    await asyncio.wait_for(began.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(first, 5)
+    assert cancelled == [sent.event_id]
+
+    async with consuming(bus, "interrupted", quick):
+        await eventually(lambda: len(handled) == 1)
+    assert handled == [sent.event_id]

@@ -1,0 +1,123 @@
+"""`autoresearch status / results / plot` against a real ledger API, and `watch` on a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+import uvicorn
+from rich.console import Console
+from typer.testing import CliRunner
+
+from autoresearch.observe import register, watch_events
+from services.ledger.api import create_app
+from services.ledger.store import EventStore
+from shared.bus import Bus
+from shared.embedded import free_port
+from tests.ledger_support import CampaignScript, hand_computed_campaign
+
+
+def observe_app() -> typer.Typer:
+    """The observe commands on their own app, as cli.py registers them."""
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real HTTP ledger API on a free port, over a store holding two campaigns."""
+    store = EventStore(tmp_path_factory.mktemp("ledger") / "events.sqlite3")
+    for event in hand_computed_campaign("older").events:
+        store.add(event)
+    script = CampaignScript("nov27").start(0).baseline(1.0, 10, 70)
+    script.experiment("raise the learning rate", 0.99, 75, 135)
+    script.running("wider MLP", start=140, step=300, percent=62.5, loss=2.75, progress_at=170)
+    for event in script.events:
+        store.add(event)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(observe_app(), list(args), terminal_width=200)
+    return result.exit_code, result.output
+
+
+def test_status_shows_the_latest_campaigns_run_best_and_last_verdicts(ledger_url: str) -> None:
+    code, out = run("status", "--ledger-url", ledger_url)
+
+    assert code == 0, out
+    assert "campaign nov27" in out and "training" in out
+    assert "running  nov27-0002" in out and "62.5% step 300 loss 2.7500" in out
+    assert "best     0.990000 (1.00% below baseline 1.000000)" in out and "raise the learning rate" in out
+    assert "last 2 verdicts" in out
+
+
+def test_results_prints_every_decided_experiment_or_the_summary_json(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTORESEARCH_LEDGER_URL", ledger_url)
+
+    code, table = run("results", "--campaign", "older")
+    json_code, text = run("results", "--campaign", "older", "--json")
+
+    assert code == 0 and json_code == 0, table + text
+    for description in ("baseline", "raise the learning rate", "use GeLU", "double the width", "longer warmup"):
+        assert description in table
+    assert "broken edit" not in table  # rejected proposals are not results
+    summary = json.loads(text)
+    assert summary["campaign"] == "older" and summary["best_val_bpb"] == 0.98 and summary["experiments_total"] == 5
+
+
+def test_plot_writes_a_png_of_the_requested_size(ledger_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "chart.png"
+
+    code, out = run("plot", "-o", str(target), "--ledger-url", ledger_url, "--width", "800", "--height", "400")
+
+    assert code == 0, out
+    assert struct.unpack(">II", target.read_bytes()[16:24]) == (800, 400)
+
+
+def test_commands_explain_an_unknown_campaign_and_an_unreachable_ledger(ledger_url: str) -> None:
+    code, out = run("status", "--ledger-url", ledger_url, "--campaign", "nope")
+    down_code, down = run("results", "--ledger-url", f"http://127.0.0.1:{free_port()}")
+
+    assert code == 1 and "no campaign named 'nope'" in out
+    assert down_code == 1 and "cannot reach the ledger" in down and "AUTORESEARCH_LEDGER_URL" in down
+
+
+async def test_watch_prints_one_line_per_event_of_its_campaign(bus: Bus, nats_server: str) -> None:
+    out = io.StringIO()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_events(nats_server, "nov27", Console(file=out, width=200), stop))
+    await asyncio.sleep(0.3)  # subscribed before anything is published
+    script = CampaignScript("nov27").start(0).baseline(1.0, 10, 70)
+    script.experiment("raise the learning rate", 0.99, 75, 135)
+    for event in CampaignScript("other").start(0).events + script.events:
+        await bus.publish(event)
+    for _ in range(100):
+        if "keep nov27-0001" in out.getvalue():
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await watcher
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(script.events)
+    assert any("proposed nov27-0001 raise the learning rate" in line for line in lines)
+    assert any("keep nov27-0001" in line and "best=0.990000" in line for line in lines)
+    assert not any("campaign other" in line for line in lines)

@@ -1,0 +1,64 @@
+"""docker-compose.yml and the Dockerfile, checked by reading them (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("proposer", "editor", "trainer", "evaluator", "ledger")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_nats_runs_jetstream_with_a_data_volume(compose: dict) -> None:
+    nats = compose["services"]["nats"]
+    assert nats["image"].startswith("nats:")
+    assert "-js" in nats["command"]
+    store = nats["command"][nats["command"].index("-sd") + 1]
+    assert any(volume.endswith(f":{store}") for volume in nats["volumes"])
+    assert store.split("/")[-1] and any(v.split(":")[0] in compose["volumes"] for v in nats["volumes"])
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_runs_its_own_command_against_nats(compose: dict, name: str) -> None:
+    service = compose["services"][name]
+    assert service["command"][:2] == ["service", name]
+    assert service["environment"]["NATS_URL"] == "nats://nats:4222"
+    assert "nats" in service["depends_on"]
+    assert service["image"] == compose["services"]["trainer"]["image"]
+
+
+def test_only_the_trainer_holds_the_gpu_and_the_workspace(compose: dict) -> None:
+    for name in SERVICES:
+        service = compose["services"][name]
+        devices = service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+        mounts_workspace = any(v.split(":")[-1] == "/workspace" for v in service.get("volumes", []))
+        holds_gpu = any("gpu" in d.get("capabilities", []) for d in devices)
+        assert (holds_gpu, mounts_workspace) == ((True, True) if name == "trainer" else (False, False)), name
+    assert "--workspace" in compose["services"]["trainer"]["command"]
+    assert "AUTORESEARCH_TAG" in compose["services"]["trainer"]["environment"]
+
+
+def test_ledger_publishes_its_api_port(compose: dict) -> None:
+    ledger = compose["services"]["ledger"]
+    port = ledger["command"][ledger["command"].index("--http-port") + 1]
+    assert f"{port}:{port}" in ledger["ports"]
+    assert ledger["command"][ledger["command"].index("--http-host") + 1] == "0.0.0.0"
+
+
+def test_proposers_can_scale(compose: dict) -> None:
+    proposer = compose["services"]["proposer"]
+    assert "container_name" not in proposer and "ports" not in proposer
+
+
+def test_dockerfile_installs_the_project_with_the_cli_as_entrypoint() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir ." in dockerfile
+    assert 'ENTRYPOINT ["autoresearch"]' in dockerfile
+    assert "git" in dockerfile

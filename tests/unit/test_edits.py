@@ -1,0 +1,65 @@
+"""apply_edits: exact single matches on train.py, a result that compiles, a real change."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.editor.edits import EditError, apply_edits
+from shared.events import Edit
+
+SOURCE = "DEPTH = 4\nLEARNING_RATE = 0.01\n\ndef lr():\n    return LEARNING_RATE\n"
+
+
+def test_good_edit_replaces_the_matched_text():
+    result = apply_edits(SOURCE, [Edit(search="DEPTH = 4", replace="DEPTH = 6")])
+    assert result == SOURCE.replace("DEPTH = 4", "DEPTH = 6")
+
+
+def test_edits_apply_in_order_each_on_the_previous_result():
+    edits = [Edit(search="DEPTH = 4", replace="DEPTH = 5"), Edit(search="DEPTH = 5", replace="DEPTH = 7")]
+    assert apply_edits(SOURCE, edits).startswith("DEPTH = 7\n")
+
+
+def test_dot_slash_train_py_is_the_same_file():
+    result = apply_edits(SOURCE, [Edit(path="./train.py", search="DEPTH = 4", replace="DEPTH = 8")])
+    assert "DEPTH = 8" in result
+
+
+def test_search_that_does_not_occur_is_rejected_with_the_count():
+    with pytest.raises(EditError, match="does not occur") as caught:
+        apply_edits(SOURCE, [Edit(search="WIDTH = 4", replace="WIDTH = 8")])
+    assert "edit 1" in str(caught.value)
+
+
+def test_search_that_occurs_twice_is_rejected_with_the_count():
+    with pytest.raises(EditError, match="occurs 2 times"):
+        apply_edits(SOURCE, [Edit(search="LEARNING_RATE", replace="LR")])
+
+
+def test_count_names_the_failing_edit_number():
+    edits = [Edit(search="DEPTH = 4", replace="DEPTH = 5"), Edit(search="missing", replace="x")]
+    with pytest.raises(EditError, match="edit 2"):
+        apply_edits(SOURCE, edits)
+
+
+@pytest.mark.parametrize("path", ["prepare.py", "src/train.py", "../train.py", "/train.py", "train.py.bak"])
+def test_edit_of_another_path_is_rejected(path: str):
+    with pytest.raises(EditError, match="only train.py may change"):
+        apply_edits(SOURCE, [Edit(path=path, search="DEPTH = 4", replace="DEPTH = 6")])
+
+
+def test_result_that_does_not_compile_is_rejected_naming_the_line():
+    with pytest.raises(EditError, match="does not compile") as caught:
+        apply_edits(SOURCE, [Edit(search="    return LEARNING_RATE", replace="    return (LEARNING_RATE")])
+    assert "line 5" in str(caught.value)
+
+
+def test_no_op_edit_is_rejected():
+    with pytest.raises(EditError, match="unchanged"):
+        apply_edits(SOURCE, [Edit(search="DEPTH = 4", replace="DEPTH = 4")])
+
+
+def test_edits_that_cancel_out_are_rejected():
+    edits = [Edit(search="DEPTH = 4", replace="DEPTH = 5"), Edit(search="DEPTH = 5", replace="DEPTH = 4")]
+    with pytest.raises(EditError, match="unchanged"):
+        apply_edits(SOURCE, edits)

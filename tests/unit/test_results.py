@@ -1,0 +1,63 @@
+"""results.tsv rows in Karpathy's exact five-column format."""
+
+from __future__ import annotations
+
+from services.ledger.results import HEADER, render_results, results_row
+from shared.events import VerdictDecided
+
+COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+
+
+def verdict(status: str = "keep", val_bpb: float | None = 0.9979, memory_gb: float = 44.0,
+            description: str = "baseline", baseline: bool = False, commit: str = COMMIT) -> VerdictDecided:
+    return VerdictDecided(campaign="c1", experiment_id="c1-0001", producer="evaluator/1", commit=commit, status=status,
+                          val_bpb=val_bpb, memory_gb=memory_gb, head=commit, description=description, baseline=baseline)
+
+
+def test_header_is_karpathys_five_columns():
+    assert HEADER == "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
+
+
+def test_keep_row_has_short_hash_six_decimals_and_one_decimal_memory():
+    assert results_row(verdict()) == "a1b2c3d\t0.997900\t44.0\tkeep\tbaseline"
+
+
+def test_values_are_rounded_not_truncated():
+    row = results_row(verdict("discard", 1.0123456789, 12.345, "increase LR"))
+    assert row == "a1b2c3d\t1.012346\t12.3\tdiscard\tincrease LR"
+
+
+def test_crash_row_has_zero_val_bpb_and_memory():
+    assert results_row(verdict("crash", None, 0.0, "double the width")) == "a1b2c3d\t0.000000\t0.0\tcrash\tdouble the width"
+
+
+def test_crash_row_hides_a_stray_val_bpb_and_memory():
+    assert results_row(verdict("crash", 0.5, 30.0, "oom")) == "a1b2c3d\t0.000000\t0.0\tcrash\toom"
+
+
+def test_description_whitespace_is_collapsed_to_single_spaces():
+    row = results_row(verdict(description="  raise\tthe  learning\nrate  "))
+    assert row.split("\t")[4] == "raise the learning rate"
+    assert row.count("\t") == 4
+
+
+def test_empty_description_of_the_baseline_reads_baseline():
+    assert results_row(verdict(description="", baseline=True)).endswith("\tkeep\tbaseline")
+
+
+def test_empty_description_of_an_experiment_reads_a_dash():
+    assert results_row(verdict(description=" ")).endswith("\tkeep\t-")
+
+
+def test_render_has_the_header_then_one_row_per_verdict_in_order():
+    second = "ffffffffffffffffffffffffffffffffffffffff"
+    text = render_results([verdict(), verdict("discard", 1.1, 44.0, "wider", commit=second)])
+    assert text == (
+        "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"
+        "a1b2c3d\t0.997900\t44.0\tkeep\tbaseline\n"
+        "fffffff\t1.100000\t44.0\tdiscard\twider\n"
+    )
+
+
+def test_render_of_no_verdicts_is_just_the_header():
+    assert render_results([]) == HEADER + "\n"
