@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from shared.events import RunFinished, VerdictStatus
@@ -28,10 +29,10 @@ def memory_gb(metrics: dict[str, float | str]) -> float:
 def decide_verdict(run: RunFinished, best: float | None) -> Decision:
     """Keep the baseline and every improvement; discard the rest; a failed run is a crash."""
     previous_head = run.parent or run.commit
-    if run.status != "ok":
-        return Decision("crash", None, 0.0, best, previous_head, f"run ended with status {run.status}")
-    val_bpb = run.metrics["val_bpb"]
-    assert isinstance(val_bpb, float)
+    val_bpb = run.metrics.get("val_bpb")
+    if run.status != "ok" or not isinstance(val_bpb, float) or not math.isfinite(val_bpb):
+        why = f"run ended with status {run.status}" if run.status != "ok" else "run reported no finite val_bpb"
+        return Decision("crash", None, 0.0, best, previous_head, why)
     memory = memory_gb(run.metrics)
     if run.baseline:
         return Decision("keep", val_bpb, memory, val_bpb, run.commit, "baseline")

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import structlog
+
 from shared.events import RunStatus, utc_now
+
+log = structlog.get_logger("trainer")
 
 LOG_TAIL_LINES = 50
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|CREDS)", re.IGNORECASE)
@@ -101,7 +105,10 @@ async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: 
             step = last_step(log_path.read_text(errors="replace"))
             if step and step[0] != seen:
                 seen = step[0]
-                await on_progress(*step)
+                try:
+                    await on_progress(*step)
+                except Exception as exc:  # progress is best effort; the run goes on regardless
+                    log.warning("progress not published", error=str(exc))
 
 
 async def run_training(
