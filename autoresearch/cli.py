@@ -57,6 +57,7 @@ def up(
     gpu: Annotated[str | None, typer.Option(help="CUDA_VISIBLE_DEVICES for training runs (default: inherited).")] = None,
     lookahead: Annotated[int, typer.Option(min=0, envvar="AUTORESEARCH_LOOKAHEAD", help="Proposals prepared ahead of the running experiment; 0 is strictly sequential.")] = 1,
     proposers: Annotated[int, typer.Option(min=1, max=16, help="Proposer processes.")] = 1,
+    proposer: Annotated[str | None, typer.Option(help="search or llm (default: llm when AUTORESEARCH_LLM_MODEL is set, else search).")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where services keep their state (default <workspace>/.autoresearch).")] = None,
     http_port: Annotated[int, typer.Option(min=0, max=65535, envvar="AUTORESEARCH_HTTP_PORT", help="Ledger API port; 0 turns it off.")] = 8750,
 ) -> None:
@@ -72,7 +73,7 @@ def up(
     options = UpOptions(
         workspace=workspace, tag=tag, train_command=resolve_train_command(workspace, train_command) if workspace.is_dir() else "",
         run_timeout=timeout, max_experiments=max_experiments, resume=resume, gpu=gpu, lookahead=lookahead,
-        proposers=proposers, state_dir=state_dir, http_port=http_port,
+        proposers=proposers, proposer=proposer, state_dir=state_dir, http_port=http_port,
     )
     try:
         code = asyncio.run(run_up(options, console))

@@ -39,6 +39,7 @@ class UpOptions:
     gpu: str | None = None
     lookahead: int = 1
     proposers: int = 1
+    proposer: str | None = None
     state_dir: Path | None = None
     http_port: int = 8750
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -74,6 +75,7 @@ def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0)
         args += ["--tag", options.tag, "--results", str(options.workspace / "results.tsv"), "--http-port", str(options.http_port)]
     elif name == "proposer":
         args += ["--instance", f"proposer-{index + 1}"]
+        args += ["--proposer", options.proposer] if options.proposer else []
     return args
 
 
