@@ -147,3 +147,8 @@ def init(
     except WorkspaceError as exc:
         fail(str(exc))
     console.print(f"workspace created at {created}: run `autoresearch up --workspace {created}`")
+
+
+from autoresearch.observe import register  # noqa: E402  (the watching commands live in their own module)
+
+register(app)

@@ -197,12 +197,31 @@ def event_line(event: Event) -> str | None:
     return None if text is None else f"[dim]{event.occurred_at:%H:%M:%S}[/] {text}"
 
 
-async def watch_events(url: str, campaign: str | None, out: Console, stop: asyncio.Event, progress: bool = True) -> None:
+async def watch_events(
+    url: str, campaign: str | None, out: Console, stop: asyncio.Event, progress: bool = True, wait: float = 5.0,
+) -> None:
     """Print every event of the campaign (or all campaigns) as it is published, until stop is set."""
+    problems: list[Exception] = []
+
+    async def remember(exc: Exception) -> None:  # nats-py would print a traceback per failed attempt
+        problems.append(exc)
+
+    async def on_disconnect() -> None:
+        if not stop.is_set():  # closing at the end disconnects too
+            out.print("[yellow]disconnected from NATS, reconnecting…[/]")
+
+    async def on_reconnect() -> None:
+        out.print("[green]reconnected to NATS[/]")
+
     try:
-        nc = await nats.connect(url, connect_timeout=3, max_reconnect_attempts=-1, allow_reconnect=True)
+        # reconnecting forever once connected, but a server that is not there at all is an error
+        nc = await asyncio.wait_for(nats.connect(
+            url, max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=remember,
+            disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+        ), wait)
     except Exception as exc:
-        raise ObserveError(f"cannot reach NATS at {url} ({exc.__class__.__name__}); set --nats-url or NATS_URL") from None
+        reason = problems[-1] if problems else exc
+        raise ObserveError(f"cannot reach NATS at {url} ({reason or reason.__class__.__name__}); set --nats-url or NATS_URL") from None
 
     async def on_message(msg: Msg) -> None:
         try:

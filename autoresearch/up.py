@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from autoresearch.watch import CampaignWatcher
 from shared.bus import STREAM, ensure_stream
-from shared.embedded import EmbeddedNats
+from shared.embedded import EmbeddedNats, free_port
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
 CONFIG_EXIT = 2
@@ -61,6 +62,9 @@ def check_workspace(options: UpOptions) -> None:
         raise UpError(f"nothing to resume: branch {branch} does not exist in {options.workspace}")
     if not exists and not (options.workspace / "train.py").exists():
         raise UpError(f"{options.workspace} has no train.py")
+    dirty = repo.git.status("--porcelain", "--untracked-files=no").strip()
+    if dirty:
+        raise UpError(f"{options.workspace} has uncommitted changes to tracked files; commit or stash them first:\n{dirty}")
 
 
 def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0) -> list[str]:
@@ -115,6 +119,12 @@ class Supervised:
         return ""
 
 
+def port_in_use(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 async def wait_until_drained(url: str, timeout: float = 60.0) -> None:
     """Wait until every durable consumer has handled every event."""
     nc = await nats.connect(url)
@@ -158,6 +168,9 @@ async def run_up(options: UpOptions, console: Console) -> int:
     """Run a campaign until its experiment limit, Ctrl-C or SIGTERM; return the exit code."""
     check_workspace(options)
     state_dir = (options.state_dir or options.workspace / ".autoresearch").resolve()
+    if options.http_port and port_in_use(options.http_port):
+        busy, options.http_port = options.http_port, free_port()
+        console.print(f"[yellow]port {busy} is taken; the ledger API uses {options.http_port} instead[/]")
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     embedded = None
     url = os.environ.get("NATS_URL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,42 @@ def test_up_rejects_bad_flags_clearly(toy_workspace: Path, nats_server: str, fla
     done = run_up(toy_workspace, nats_server, *flag)
     assert done.returncode == 2
     assert "Invalid value" in done.stderr
+
+
+def test_up_refuses_uncommitted_changes_to_tracked_files(toy_workspace: Path, nats_server: str) -> None:
+    (toy_workspace / "train.py").write_text((toy_workspace / "train.py").read_text() + "\n# local edit\n")
+    done = run_up(toy_workspace, nats_server, "--max-experiments", "1")
+    assert done.returncode == 2
+    assert "uncommitted changes" in done.stderr and "train.py" in done.stderr
+    assert "autoresearch/" not in git(toy_workspace, "branch", "--list")
+
+
+async def test_interrupted_campaign_stops_cleanly_and_resumes_without_repeats(toy_workspace: Path, nats_server: str) -> None:
+    slow = (toy_workspace / "train.py").read_text().replace("time.sleep(0.05)", "time.sleep(0.4)")
+    (toy_workspace / "train.py").write_text(slow)
+    git(toy_workspace, "commit", "-qam", "slower toy")
+    env = {**os.environ, "NATS_URL": nats_server}
+    command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(toy_workspace), "--tag", "cut",
+               "--http-port", "0", "--train-command", f"{sys.executable} train.py"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = toy_workspace / "results.tsv"
+    for _ in range(600):
+        if results.exists() and len(results.read_text().splitlines()) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=90)
+    assert process.returncode == 0, out + err
+    interrupted = results_rows(toy_workspace)
+    assert len(interrupted) >= 2
+    assert git(toy_workspace, "status", "--porcelain", "--untracked-files=no") == ""
+
+    resumed = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "cut", "--resume", "--max-experiments", "2")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = results_rows(toy_workspace)
+    assert rows[: len(interrupted)] == interrupted
+    assert len(rows) >= len(interrupted) + 2
+    assert len({row[0] for row in rows}) == len(rows)
+    assert [row[4] for row in rows].count("baseline") == 1
+    kept = [row for row in rows if row[3] == "keep"]
+    assert git(toy_workspace, "rev-parse", "autoresearch/cut").startswith(kept[-1][0])

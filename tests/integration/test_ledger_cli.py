@@ -16,7 +16,7 @@ import uvicorn
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autoresearch.observe import register, watch_events
+from autoresearch.observe import ObserveError, register, watch_events
 from services.ledger.api import create_app
 from services.ledger.store import EventStore
 from shared.bus import Bus
@@ -121,3 +121,8 @@ async def test_watch_prints_one_line_per_event_of_its_campaign(bus: Bus, nats_se
     assert any("proposed nov27-0001 raise the learning rate" in line for line in lines)
     assert any("keep nov27-0001" in line and "best=0.990000" in line for line in lines)
     assert not any("campaign other" in line for line in lines)
+
+
+async def test_watch_reports_a_nats_server_that_is_not_there() -> None:
+    with pytest.raises(ObserveError, match="cannot reach NATS at nats://127.0.0.1:.*NATS_URL"):
+        await watch_events(f"nats://127.0.0.1:{free_port()}", None, Console(file=io.StringIO()), asyncio.Event(), wait=1.0)
