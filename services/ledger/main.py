@@ -30,6 +30,14 @@ class LedgerSettings(ServiceSettings):
     http_port: int = Field(default=8750, ge=0, le=65535, description="0 turns the HTTP API off.")
 
 
+async def _serve_http(server: uvicorn.Server, settings: LedgerSettings) -> None:
+    """Serve the API; a port that cannot be bound is logged and the ledger goes on recording without it."""
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn exits the process when it cannot bind
+        log.error("read API could not start; is the port taken?", host=settings.http_host, port=settings.http_port)
+
+
 async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None:
     """Consume every event until stopped, serving the read API alongside in the same event loop."""
     store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
@@ -49,7 +57,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None
         server = uvicorn.Server(config)
         # the service's own SIGTERM handling sets stop; uvicorn must not take the signals over
         server.capture_signals = contextlib.nullcontext
-        tasks.append(asyncio.create_task(server.serve()))
+        tasks.append(asyncio.create_task(_serve_http(server, settings)))
         log.info("read API listening", url=f"http://{settings.http_host}:{settings.http_port}")
     await stop.wait()
     ctx.broadcaster.close()  # open event streams would otherwise hold the HTTP server's shutdown

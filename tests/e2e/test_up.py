@@ -153,3 +153,42 @@ async def test_interrupted_campaign_stops_cleanly_and_resumes_without_repeats(to
     assert [row[4] for row in rows].count("baseline") == 1
     kept = [row for row in rows if row[3] == "keep"]
     assert git(toy_workspace, "rev-parse", "autoresearch/cut").startswith(kept[-1][0])
+
+
+def event_order(seen: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """(subject, experiment_id) of the loop's events in the order a subscriber saw them."""
+    wanted = ("proposal.created", "proposal.rejected", "run.started", "run.finished", "verdict.decided")
+    order, ids = [], set()
+    for subject, data in seen:
+        event = json.loads(data) if subject in wanted else None
+        if event and event["event_id"] not in ids:  # `>` also sees each delivery to a consumer's inbox
+            ids.add(event["event_id"])
+            order.append((subject, event["experiment_id"]))
+    return order
+
+
+@pytest.mark.parametrize("lookahead", [0, 1])
+async def test_lookahead_bounds_how_far_proposals_run_ahead(toy_workspace: Path, nats_server: str, lookahead: int) -> None:
+    slow = (toy_workspace / "train.py").read_text().replace("time.sleep(0.05)", "time.sleep(0.3)")
+    (toy_workspace / "train.py").write_text(slow)
+    git(toy_workspace, "commit", "-qam", "slower toy")
+    seen: list[tuple[str, bytes]] = []
+    nc = await collect(nats_server, seen)
+    done = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", f"la{lookahead}",
+                                   "--max-experiments", "3", "--lookahead", str(lookahead))
+    await nc.flush()
+    await nc.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    open_experiments: set[str] = set()
+    most_open, proposed_while_running, running = 0, 0, None
+    for subject, experiment in event_order(seen):
+        if subject in ("proposal.created", "run.started"):
+            open_experiments.add(experiment)
+        if subject in ("verdict.decided", "proposal.rejected"):
+            open_experiments.discard(experiment)
+        if subject == "proposal.created" and running is not None:
+            proposed_while_running += 1
+        running = experiment if subject == "run.started" else (None if subject == "run.finished" else running)
+        most_open = max(most_open, len(open_experiments))
+    assert most_open <= 1 + lookahead, event_order(seen)
+    assert (proposed_while_running > 0) == (lookahead > 0)

@@ -9,21 +9,13 @@ import pytest
 
 from services.editor.handlers import EditorContext, on_commit_stale, on_proposal_created
 from services.editor.repo import EditorRepo
-from shared.events import CommitMade, CommitStale, Edit, Event, ProposalCreated, ProposalRejected
+from shared.events import CommitMade, CommitStale, Edit, ProposalCreated, ProposalRejected
 from tests.conftest import git, make_workspace
+from tests.fakes import FakePublisher
 
 TRAIN_PY = "import time\nDEPTH = 4\nLEARNING_RATE = 0.01\nprint(DEPTH, LEARNING_RATE)\n"
 WHEN = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
 
-
-class FakePublisher:
-    """Remembers every event it was asked to publish."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
 
 
 class FakeObjects:

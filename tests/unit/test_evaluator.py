@@ -8,20 +8,12 @@ import pytest
 
 from services.evaluator.handlers import Standings, on_run_finished
 from services.evaluator.policy import decide_verdict, memory_gb
-from shared.events import Event, RunFinished, VerdictDecided
+from shared.events import RunFinished, VerdictDecided
+from tests.fakes import FakePublisher
 
 BASE, PARENT, COMMIT = "b" * 40, "p" * 40, "c" * 40
 NOW = datetime(2025, 11, 27, tzinfo=UTC)
 
-
-class FakePublisher:
-    """Remembers every event it was asked to publish."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
 
 
 def run(val_bpb: float | None = 1.0, status: str = "ok", *, commit: str = COMMIT, parent: str | None = PARENT,

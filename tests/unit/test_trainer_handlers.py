@@ -14,24 +14,13 @@ from shared.events import (
     CampaignFinished, CampaignStarted, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested,
     RunFinished, RunProgress, RunStarted, VerdictDecided,
 )
+from tests.fakes import FakePublisher
 
 CAMPAIGN = "c1"
 BASE, FIRST, SECOND = "b" * 40, "1" * 40, "2" * 40
 IDS = dict(campaign=CAMPAIGN, producer="test/1")
 NOW = datetime(2025, 11, 27, tzinfo=UTC)
 
-
-class FakePublisher:
-    """Remembers every event it was asked to publish."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 class FakeWorkspace:
