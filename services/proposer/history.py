@@ -72,8 +72,8 @@ def build_history(events: list[Event]) -> list[ExperimentRecord]:
         elif isinstance(event, ProposalRejected):
             record.status, record.reason = "rejected", event.reason
             record.description = record.description or event.description
-        elif isinstance(event, CommitMade):
-            record.commit = event.commit
+        elif isinstance(event, CommitMade):  # re-applied on a newer tip: that tip is its base now
+            record.commit, record.base_commit = event.commit, event.parent
         elif isinstance(event, RunProgress):
             _fold_progress(record, event)
         elif isinstance(event, RunFinished):

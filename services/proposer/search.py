@@ -15,6 +15,8 @@ MEMORY_NAMES = ("DEPTH", "LAYER", "DIM", "EMBD", "WIDTH", "HIDDEN", "BATCH", "SE
 POWER_NAMES = ("BATCH", "DIM", "EMBD", "WIDTH", "HIDDEN", "SIZE", "TOKENS", "SEQ")
 PROBABILITY_NAMES = ("RATIO", "FRAC", "DROPOUT")
 NEAR_ONE_NAMES = ("BETA", "MOMENTUM", "EMA")
+PRIORS = (("LR", 0.4), ("LEARNING_RATE", 0.4), ("BATCH", 0.3), ("DEPTH", 0.25), ("LAYER", 0.25), ("WARMUP", 0.1),
+          ("WARMDOWN", 0.1), ("DIM", 0.1), ("EMBD", 0.1))
 FLOAT_STEPS = ((0.5, 0.7, 1.4, 2.0), (0.35, 0.85, 1.2, 3.0))
 INT_STEPS = ((-1, 1, -2, 2), (-3, 3))
 
@@ -85,9 +87,14 @@ def anchor(source: str, line: str) -> str | None:
     return framed if source.count(framed) == 1 else None
 
 
+def prior(name: str) -> float:
+    """What pretraining experience says matters most within a fixed time budget: the learning rate first."""
+    return next((weight for pattern, weight in PRIORS if pattern in name), 0.0)
+
+
 def score(move: Move, past: list[tuple[str, int, str]], rng: random.Random) -> float:
-    """Higher is more promising: directions that helped are pushed further, crashes are avoided."""
-    total = rng.random()
+    """Higher is more promising: important knobs first, directions that helped pushed further, crashes avoided."""
+    total = rng.random() + prior(move.constant.name)
     for name, direction, status in past:
         if name != move.constant.name:
             continue

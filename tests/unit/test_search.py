@@ -201,3 +201,28 @@ async def test_no_idea_when_every_change_was_tried():
 async def test_no_idea_when_only_skipped_constants_exist():
     with pytest.raises(NoIdea):
         await propose("SEED = 1\nTIME_BUDGET = 300\nprint(SEED)\n", [])
+
+
+async def test_learning_rate_is_tried_first_more_often_than_weight_decay():
+    firsts = [parse_move((await propose(TRAIN_PY, [], number=n)).edits)[0] for n in range(1, 41)]
+    assert firsts.count("LEARNING_RATE") > firsts.count("WEIGHT_DECAY")
+    assert firsts.count("LEARNING_RATE") > firsts.count("DEPTH") > 0
+
+
+async def test_a_change_re_applied_on_a_newer_tip_counts_as_tried_from_that_tip():
+    from services.proposer.history import build_history
+    from shared.events import CommitMade, ProposalCreated
+
+    old_base, new_base = "o" * 40, BASE
+    draft = await propose(TRAIN_PY, [], number=1, base=old_base)
+    ids = dict(campaign="c1", experiment_id="c1-0001", producer="test/1")
+    events = [
+        ProposalCreated(**ids, base_commit=old_base, description=draft.description, edits=draft.edits),
+        CommitMade(**ids, commit="c" * 40, parent=new_base, message="m", description=draft.description, diff="",
+                   lines_added=1, lines_removed=1, bundle="b", rebased_from="d" * 40),
+    ]
+    history = build_history(events)
+    assert history[0].base_commit == new_base
+    for number in range(2, 30):
+        again = await propose(TRAIN_PY, history, number=number, base=new_base)
+        assert again.edits != draft.edits
