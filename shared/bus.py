@@ -30,6 +30,10 @@ class PermanentError(Exception):
     """A handler's way of saying: this event can never succeed, set it aside."""
 
 
+class RetryLater(Exception):
+    """A handler's way of saying: not now (an endpoint is down, a budget is spent); hand it back for later."""
+
+
 @dataclass
 class Bus:
     """A connection to NATS with the project's stream and object store."""
@@ -161,6 +165,10 @@ async def handle_message(
     except PermanentError as exc:
         log.error("event set aside", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
         await msg.term()
+    except RetryLater as exc:
+        delivered = msg.metadata.num_delivered if msg.metadata else 1
+        log.warning("event handed back for later", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
+        await msg.nak(delay=min(5.0 * delivered, 60.0))
     except Exception as exc:  # a handler bug must not take the consumer down
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         log.exception("handler failed", subject=msg.subject, experiment_id=event.experiment_id, delivered=delivered)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from services.proposer.history import ExperimentRecord
+from shared.bus import RetryLater
 from shared.events import Edit
 
 
@@ -38,7 +39,7 @@ class Draft:
     cost: float | None = None
 
 
-class NoIdea(Exception):
+class NoIdea(RetryLater):
     """The proposer has nothing new to offer from this base right now."""
 
 

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from shared.bus import STREAM, Bus, PermanentError, consume
+from shared.bus import STREAM, Bus, PermanentError, RetryLater, consume
 from shared.events import CommitStale, Event, VerdictDecided
 
 HEAD = "a" * 40
@@ -97,6 +97,20 @@ async def test_handler_that_raises_is_retried_then_succeeds(bus: Bus):
     assert calls[0] == calls[1]
     assert len(calls) == 2
     assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
+async def test_retry_later_hands_the_event_back_after_a_delay(bus: Bus):
+    calls: list[float] = []
+
+    async def not_now(event: Event) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RetryLater("endpoint down")
+
+    await bus.publish(verdict())
+    async with consuming(bus, "later", not_now):
+        await eventually(lambda: len(calls) == 2, within=15.0)
+    assert calls[1] - calls[0] >= 4.0  # handed back with a delay, not hammered
 
 
 async def test_permanent_error_sets_the_event_aside_without_retry(bus: Bus):
