@@ -99,7 +99,10 @@ def service(
     results: Annotated[Path | None, typer.Option(help="ledger: results.tsv path for --tag.")] = None,
     http_host: Annotated[str | None, typer.Option(help="ledger: API host.")] = None,
     http_port: Annotated[int | None, typer.Option(help="ledger: API port (0 = off).")] = None,
-    proposer: Annotated[str | None, typer.Option(help="proposer: kind of proposer.")] = None,
+    proposer: Annotated[str | None, typer.Option(help="proposer: search or llm.")] = None,
+    llm_provider: Annotated[str | None, typer.Option(help="proposer: openai or anthropic.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="proposer: the LLM endpoint, e.g. http://localhost:8000/v1.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="proposer: the model; each proposer may use its own.")] = None,
     log_level: Annotated[str, typer.Option(envvar="AUTORESEARCH_LOG_LEVEL")] = "INFO",
 ) -> None:
     """Run one service in this process."""
@@ -110,6 +113,7 @@ def service(
         nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
         train_command=train_command, run_timeout=run_timeout, gpu=gpu, lookahead=lookahead,
         max_experiments=max_experiments, results_path=results, http_host=http_host, http_port=http_port, proposer=proposer,
+        llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model,
     )
     foreign = [key for key, value in given.items() if value is not None and key not in settings_cls.model_fields]
     if foreign:

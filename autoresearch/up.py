@@ -196,7 +196,7 @@ async def run_up(options: UpOptions, console: Console) -> int:
         for service in services:
             await service.start()
         if options.http_port:
-            console.print(f"ledger API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
+            console.print(f"dashboard and API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
         supervisor = asyncio.create_task(_supervise(services, stop, failure))
         finished = asyncio.create_task(watcher.finished.wait())
         await asyncio.wait({finished, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)

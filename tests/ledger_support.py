@@ -102,6 +102,7 @@ class CampaignScript:
         self.events.append(ProposalCreated(
             **self._base(experiment, seconds), base_commit=self.head, description=description, rationale=f"because {description}",
             expected_vram_impact="none", edits=[Edit(search="LEARNING_RATE = 0.01", replace="LEARNING_RATE = 0.02")],
+            model="test-model", input_tokens=1200, output_tokens=300, latency_s=4.5,
         ))
         return experiment
 

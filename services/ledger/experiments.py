@@ -62,7 +62,9 @@ def apply_event(row: ExperimentDetail, event: Event) -> None:
         row.description = event.description
         row.proposal = ProposalOut(
             description=event.description, rationale=event.rationale, expected_vram_impact=event.expected_vram_impact,
-            base_commit=event.base_commit, proposer_kind=event.proposer_kind,
+            base_commit=event.base_commit, proposer_kind=event.proposer_kind, kind=event.kind, proposer=event.proposer,
+            model=event.model, input_tokens=event.input_tokens, output_tokens=event.output_tokens,
+            latency_s=event.latency_s, cost=event.cost,
             edits=[edit.model_dump() for edit in event.edits], proposed_at=event.occurred_at,
         )
     elif isinstance(event, ProposalRejected):

@@ -46,6 +46,13 @@ class ProposalOut(BaseModel):
     expected_vram_impact: str = ""
     base_commit: str
     proposer_kind: str = ""
+    kind: str = "change"
+    proposer: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    cost: float | None = None
     edits: list[dict[str, str]] = Field(default_factory=list)
     proposed_at: datetime
 

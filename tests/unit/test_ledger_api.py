@@ -111,6 +111,7 @@ async def test_discarded_experiment_keeps_its_diff_run_and_environment(client: C
     assert "+LEARNING_RATE = 0.02  # use GeLU" in detail["commit_made"]["diff"] == detail["diff"]
     assert detail["commit_made"]["kept_at_ref"] == f"refs/autoresearch/nov27/discarded/{detail['commit'][:7]}"
     assert detail["proposal"]["rationale"] == "because use GeLU"
+    assert (detail["proposal"]["model"], detail["proposal"]["input_tokens"], detail["proposal"]["output_tokens"]) == ("test-model", 1200, 300)
     assert detail["run"]["metrics"]["val_bpb"] == 0.995 and detail["run"]["duration_seconds"] == 60
     assert detail["run"]["environment"] == ENVIRONMENT
     assert detail["verdict"]["best_before"] == 0.99 and detail["verdict"]["status"] == "discard"
