@@ -18,6 +18,7 @@ from rich.console import Console
 from autoresearch.watch import CampaignWatcher
 from shared.bus import STREAM, ensure_stream
 from shared.embedded import EmbeddedNats, free_port
+from shared.processes import die_with_parent
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
 CONFIG_EXIT = 2
@@ -98,7 +99,7 @@ class Supervised:
         with self.log_path.open("ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
                 *self.args, env=self.env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
             )
 
     async def stop(self, timeout: float = 30.0) -> None:
@@ -176,7 +177,7 @@ async def run_up(options: UpOptions, console: Console) -> int:
     url = os.environ.get("NATS_URL")
     if not url:
         embedded = EmbeddedNats(state_dir / "nats")
-        url = await asyncio.to_thread(embedded.start)
+        url = embedded.start()  # from this thread: the server must not outlive `up`
         console.print(f"[dim]embedded NATS at {url} (data in {embedded.data_dir})[/]")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

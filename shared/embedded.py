@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.processes import die_with_parent
+
 
 class EmbeddedNatsError(RuntimeError):
     """The embedded server could not be found or did not start."""
@@ -59,14 +61,17 @@ class EmbeddedNats:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> str:
-        """Start the server and return its URL once it accepts connections."""
+        """Start the server and return its URL once it accepts connections.
+
+        Call it from the main thread: the server is stopped when the thread that started it ends.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         log_file = (self.data_dir / "nats-server.log").open("ab")
         self.process = subprocess.Popen(
             [find_nats_server(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
              "-p", str(self.port), "--server_name", "autoresearch"],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
         )
         log_file.close()
         _wait_for_port(self.port, self.process, timeout)

@@ -163,6 +163,8 @@ class SummaryOut(BaseModel):
     training_seconds: float = 0.0
     idle_seconds: float = 0.0
     idle_share: float | None = Field(default=None, description="idle / (idle + training), from the first run's start.")
+    keep_rate: float | None = Field(default=None, description="Kept / decided, experiments after the baseline.")
+    trajectory: str = Field(default="starting", description="starting, improving, plateauing or stuck; see docs/api.md.")
 
 
 class ProgressPoint(BaseModel):

@@ -71,6 +71,7 @@ def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryO
     last = max(times + ends) if times else None
     training, idle = trainer_time(runs, last) if last else (0.0, 0.0)
     base_bpb = baseline.val_bpb if baseline else None
+    after = [row.status for row in decided if row is not baseline]
     best_bpb = best.val_bpb if best else None
     return SummaryOut(
         campaign=history.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
@@ -81,7 +82,27 @@ def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryO
         started_at=min(times) if times else None, last_event_at=last, finished=is_finished(history),
         wall_seconds=(last - min(times)).total_seconds() if last else 0.0, training_seconds=training, idle_seconds=idle,
         idle_share=idle / (training + idle) if training + idle > 0 else None,
+        keep_rate=sum(s == "keep" for s in after) / len(after) if after else None, trajectory=trajectory(after),
     )
+
+
+RECENT, LONG = 5, 10
+
+
+def trajectory(statuses: list[str]) -> str:
+    """The campaign's direction from the statuses of its experiments after the baseline, oldest first.
+
+    starting: nothing decided yet; improving: a keep among the last 5;
+    stuck: the last 5 all crashed, or no keep among the last 10; plateauing: otherwise.
+    """
+    if not statuses:
+        return "starting"
+    recent, longer = statuses[-RECENT:], statuses[-LONG:]
+    if "keep" in recent:
+        return "improving"
+    if (len(recent) == RECENT and all(s == "crash" for s in recent)) or (len(longer) == LONG and "keep" not in longer):
+        return "stuck"
+    return "plateauing"
 
 
 def is_finished(history: CampaignHistory) -> bool:

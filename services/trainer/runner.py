@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from shared.events import RunStatus, utc_now
+from shared.processes import die_with_parent
 
 log = structlog.get_logger("trainer")
 
@@ -121,7 +122,7 @@ async def run_training(
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_shell(
             command, cwd=cwd, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
         )
     watcher = asyncio.create_task(_watch_progress(log_path, on_progress, progress_every)) if on_progress else None
     try:

@@ -64,12 +64,20 @@ class Workspace:
     def advance(self, commit: str) -> None:
         """Keep: move the branch to commit and check it out."""
         self.repo.git.checkout("-f", "-B", self.branch, commit)
+        self._drop_import_ref(commit)
 
     def reset_to(self, commit: str, discarded: str | None = None) -> None:
-        """Discard: the branch goes back to commit; the discarded commit stays reachable."""
+        """Discard: the branch goes back to commit; the discarded commit stays reachable under its own ref."""
         if discarded:
             self.repo.git.update_ref(f"refs/autoresearch/{self.campaign}/discarded/{discarded[:7]}", discarded)
+            self._drop_import_ref(discarded)
         self.repo.git.checkout("-f", "-B", self.branch, commit)
+
+    def _drop_import_ref(self, commit: str) -> None:
+        """The branch or the discarded ref now holds the commit; the ref made on import is no longer needed."""
+        ref = f"refs/autoresearch/objects/{commit}"
+        if self.repo.git.for_each_ref(ref):
+            self.repo.git.update_ref("-d", ref)
 
     def _exclude_untracked(self) -> None:
         """run.log, results.tsv and the state folder never show up as changes to commit."""

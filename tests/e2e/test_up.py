@@ -192,3 +192,64 @@ async def test_lookahead_bounds_how_far_proposals_run_ahead(toy_workspace: Path,
         most_open = max(most_open, len(open_experiments))
     assert most_open <= 1 + lookahead, event_order(seen)
     assert (proposed_while_running > 0) == (lookahead > 0)
+
+
+def test_workspace_keeps_only_the_branch_and_discarded_refs(toy_workspace: Path, nats_server: str) -> None:
+    done = run_up(toy_workspace, nats_server, "--tag", "refs", "--max-experiments", "4")
+    assert done.returncode == 0, done.stdout + done.stderr
+    refs = git(toy_workspace, "for-each-ref", "--format=%(refname)").splitlines()
+    assert "refs/heads/autoresearch/refs" in refs
+    assert not [ref for ref in refs if ref.startswith("refs/autoresearch/objects/")]
+    rows = results_rows(toy_workspace)
+    for commit, _, _, status, _ in rows[1:]:
+        if status in ("discard", "crash"):
+            ref = f"refs/autoresearch/refs/discarded/{commit}"
+            assert ref in refs
+            assert "experiment:" in git(toy_workspace, "show", "-s", "--format=%s", ref)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention text or run in it (zombies excluded)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or " Z " in (proc / "stat").read_text().split(")", 1)[1][:4]:
+                continue
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            cwd = ""
+        if text in cmdline or cwd == text:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are a Linux feature")
+async def test_services_and_embedded_nats_do_not_outlive_a_killed_up(toy_workspace: Path) -> None:
+    slow = (toy_workspace / "train.py").read_text().replace("time.sleep(0.05)", "time.sleep(2)")
+    (toy_workspace / "train.py").write_text(slow)
+    git(toy_workspace, "commit", "-qam", "slow toy")
+    env = {key: value for key, value in os.environ.items() if key != "NATS_URL"}
+    command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(toy_workspace), "--tag", "killed",
+               "--http-port", "0", "--train-command", f"{sys.executable} train.py"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = str(toy_workspace / ".autoresearch")
+    for _ in range(300):
+        training = [cmd for cmd in processes_mentioning(str(toy_workspace)) if "train.py" in cmd and "--workspace" not in cmd]
+        if len(processes_mentioning(state)) >= 6 and training:
+            break
+        await asyncio.sleep(0.1)
+    assert len(processes_mentioning(state)) >= 6 and training  # five services, nats-server, a training run
+    process.kill()
+    process.wait()
+    for _ in range(100):
+        if not processes_mentioning(state) and not processes_mentioning(str(toy_workspace)):
+            break
+        await asyncio.sleep(0.1)
+    survivors = processes_mentioning(state) + processes_mentioning(str(toy_workspace))
+    if survivors:  # don't leave them running after a failure
+        subprocess.run(["pkill", "-9", "-f", state], check=False)
+    assert survivors == []

@@ -8,7 +8,7 @@ import pytest
 
 from services.ledger.experiments import CampaignHistory
 from services.ledger.store import EventStore
-from services.ledger.summary import progress_points, summarize, trainer_time
+from services.ledger.summary import progress_points, summarize, trainer_time, trajectory
 from tests.ledger_support import CampaignScript, at, hand_computed_campaign
 
 
@@ -28,6 +28,8 @@ def test_summary_of_the_hand_computed_campaign(tmp_path: Path) -> None:
     assert summary.improvement_percent == pytest.approx(2.0)
     assert summary.counts.model_dump() == {"keep": 3, "discard": 1, "crash": 1, "rejected": 1}
     assert summary.experiments_total == 5
+    # after the baseline: keep, discard, crash, keep -> 2 of 4 kept, a keep among the last 5
+    assert summary.keep_rate == pytest.approx(0.5) and summary.trajectory == "improving"
     assert summary.running is None and summary.finished is True
     # wall: campaign.started at 0 to campaign.finished at 322
     assert summary.wall_seconds == pytest.approx(322)
@@ -81,3 +83,16 @@ def test_a_resumed_campaign_is_open_again(tmp_path: Path) -> None:
     script.running("after resume", start=400, step=1, percent=1.0, loss=3.0, progress_at=401)
 
     assert summarize(history_of(script, tmp_path)).finished is False
+
+
+@pytest.mark.parametrize(("statuses", "word"), [
+    ([], "starting"),
+    (["discard", "keep"], "improving"),
+    (["keep"] + ["discard"] * 4, "improving"),
+    (["keep"] + ["discard"] * 5, "plateauing"),
+    (["keep"] + ["discard", "crash"] * 4, "plateauing"),
+    (["discard"] * 10, "stuck"),
+    (["keep"] + ["crash"] * 5, "stuck"),
+])
+def test_trajectory_word_follows_the_documented_rule(statuses: list[str], word: str) -> None:
+    assert trajectory(statuses) == word
