@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import platform
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import structlog
 
+from services.trainer.environment import run_environment
 from services.trainer.progress import CampaignProgress, experiment_id
 from services.trainer.runner import RunOutcome
 from services.trainer.workspace import Workspace
@@ -37,21 +35,13 @@ class TrainerContext:
     ensure_commit: EnsureCommit
     command: str
     producer: str
+    gpu: str | None = None
+    gpu_label: str = "none"
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def campaign(self) -> str:
         return self.progress.campaign
-
-
-def run_environment(command: str) -> dict[str, str]:
-    """Where a run happened, so results from different machines are never silently mixed."""
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "not installed"
-    return {"host": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch_version, "command": command}
 
 
 async def request_proposals(ctx: TrainerContext) -> None:
@@ -93,7 +83,7 @@ async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str |
         **base, event_id=f"run-{experiment}-{commit}", commit=commit, parent=parent, description=description,
         status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail, exit_code=outcome.exit_code,
         started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=parent is None,
-        environment=run_environment(ctx.command),
+        environment=run_environment(ctx.command, ctx.workspace.path, ctx.gpu, ctx.gpu_label),
     )
     await ctx.publish(finished)
     ctx.progress.apply(finished)

@@ -9,6 +9,7 @@ import os
 import structlog
 
 from services.trainer.config import TrainerSettings
+from services.trainer.environment import gpu_name
 from services.trainer.handlers import (
     TrainerContext, log_path, on_commit_made, on_proposal_rejected, on_verdict_decided, request_proposals, run_baseline,
 )
@@ -62,7 +63,8 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     ctx = TrainerContext(
         workspace=workspace, progress=progress, publish=bus.publish, run=run,
         ensure_commit=lambda commit: ensure_commit(bus, workspace.repo, commit, settings.tag),
-        command=settings.train_command, producer=producer,
+        command=settings.train_command, producer=producer, gpu=settings.gpu,
+        gpu_label=await asyncio.to_thread(gpu_name, settings.gpu),
     )
     if progress.awaiting_verdict is None:
         ctx.idle.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncio
 from datetime import UTC, datetime
 
@@ -29,6 +31,7 @@ class FakeWorkspace:
     def __init__(self, head: str) -> None:
         self.tip = head
         self.calls: list[tuple] = []
+        self.path = Path("/nonexistent-workspace")
 
     def head(self) -> str:
         return self.tip
