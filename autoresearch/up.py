@@ -16,7 +16,7 @@ import nats
 from rich.console import Console
 
 from autoresearch.watch import CampaignWatcher
-from shared.bus import STREAM, ensure_stream
+from shared.bus import STREAM, connect
 from shared.embedded import EmbeddedNats, free_port
 from shared.processes import die_with_parent
 
@@ -142,11 +142,12 @@ async def wait_until_drained(url: str, timeout: float = 60.0) -> None:
 
 
 async def _prepare_stream(url: str) -> None:
-    nc = await nats.connect(url)
+    """Reach NATS (failing clearly if it cannot be reached) and make sure the stream exists."""
     try:
-        await ensure_stream(nc.jetstream())
-    finally:
-        await nc.close()
+        bus = await connect(url, "autoresearch-up", os.environ.get("NATS_CREDS"), wait=15.0)
+    except ConnectionError as exc:
+        raise UpError(str(exc)) from None
+    await bus.close()
 
 
 async def _supervise(services: list[Supervised], stop: asyncio.Event, failure: list[str]) -> None:

@@ -253,3 +253,10 @@ async def test_services_and_embedded_nats_do_not_outlive_a_killed_up(toy_workspa
     if survivors:  # don't leave them running after a failure
         subprocess.run(["pkill", "-9", "-f", state], check=False)
     assert survivors == []
+
+
+def test_up_reports_an_unreachable_nats_server(toy_workspace: Path) -> None:
+    done = run_up(toy_workspace, "nats://127.0.0.1:1", "--max-experiments", "1", timeout=90)
+    assert done.returncode == 2
+    assert "cannot reach NATS at nats://127.0.0.1:1" in done.stderr
+    assert "autoresearch/" not in git(toy_workspace, "branch", "--list")
