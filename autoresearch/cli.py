@@ -17,7 +17,7 @@ from autoresearch.up import CONFIG_EXIT, UpError, UpOptions, run_up
 from shared.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Autonomous ML research as event-driven services on NATS JetStream.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
