@@ -10,7 +10,14 @@ import structlog
 
 from services.editor.edits import EditError, apply_edits
 from services.editor.repo import EditorRepo, RepoError
-from shared.events import CommitMade, CommitStale, Event, ProposalCreated, ProposalRejected
+from shared.events import (
+    CommitMade,
+    CommitStale,
+    Event,
+    ProposalCreated,
+    ProposalRejected,
+)
+from shared.gitobjects import MissingObjects
 
 log = structlog.get_logger("editor")
 
@@ -47,7 +54,7 @@ async def _commit_proposal(proposal: ProposalCreated, onto: str, ctx: EditorCont
         await ctx.fetch_commit(proposal.campaign, onto)
         source = await asyncio.to_thread(ctx.repo.read_file, onto)
         text = apply_edits(source, proposal.edits)
-    except (EditError, RepoError) as exc:
+    except (EditError, RepoError, MissingObjects) as exc:
         reason = str(exc) if rebased_from is None else f"no longer applies on {onto[:7]}: {exc}"
         await ctx.publish(ProposalRejected(
             **ids, event_id=f"rejected-{proposal.experiment_id}-{onto}", description=proposal.description,

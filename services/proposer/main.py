@@ -50,8 +50,8 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
     mirror = open_mirror(settings.state_dir / "proposer" / settings.instance / "mirror.git")
 
     async def read_file(campaign: str, commit: str, path: str) -> str | None:
-        await ensure_commit(bus, mirror, commit, campaign)
         try:
+            await ensure_commit(bus, mirror, commit, campaign)
             return await asyncio.to_thread(show_file, mirror, commit, path)
         except MissingObjects:
             return None

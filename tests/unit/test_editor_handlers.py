@@ -199,3 +199,24 @@ async def test_stale_commit_of_an_unknown_proposal_publishes_nothing(editor):
     await on_commit_stale(CommitStale(campaign="c1", experiment_id="c1-0009", producer="trainer/1", commit="1" * 40,
                                       head=base), ctx)
     assert publish.events == []
+
+
+async def test_proposal_on_an_unknown_base_is_rejected_not_retried(tmp_path):
+    from shared.gitobjects import MissingObjects
+
+    publisher = FakePublisher()
+
+    async def nothing_there(campaign: str, commit: str) -> None:
+        raise MissingObjects(f"no bundle for commit {commit} in the object store")
+
+    async def ship(commit: str, parent: str) -> str:
+        raise AssertionError("nothing should be shipped")
+
+    ctx = EditorContext(EditorRepo(tmp_path / "repo.git"), publisher, nothing_there, ship, "editor/test")
+    proposal = ProposalCreated(
+        campaign="c1", experiment_id="c1-0001", producer="test/1", base_commit="9" * 40, description="raise LR",
+        edits=[Edit(search="LEARNING_RATE = 0.01", replace="LEARNING_RATE = 0.02")],
+    )
+    await on_proposal_created(proposal, ctx)
+    [rejected] = publisher.of(ProposalRejected)
+    assert "no bundle for commit" in rejected.reason and not publisher.of(CommitMade)
