@@ -189,7 +189,7 @@ async def consume(
     handlers: dict[str, Handler],
     stop: asyncio.Event,
     *,
-    ack_wait: float = 30.0,
+    ack_wait: float = 15.0,
     max_deliver: int = 5,
     max_ack_pending: int = 1,
     deliver_new: bool = False,

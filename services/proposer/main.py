@@ -65,7 +65,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
     )
     handlers = {"proposal.requested": lambda e: on_proposal_requested(e, ctx)}
     workers = [
-        consume(bus, "proposer", handlers, stop, ack_wait=60.0, max_deliver=-1, max_ack_pending=64)
+        consume(bus, "proposer", handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
         for _ in range(settings.concurrency)
     ]
     try:

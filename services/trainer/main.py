@@ -79,6 +79,6 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     else:
         baseline.result()
         commits = {"commit.made": lambda e: on_commit_made(e, ctx)}
-        tasks.append(asyncio.create_task(consume(bus, durable("trainer-commits", settings.tag), commits, stop, ack_wait=60.0)))
+        tasks.append(asyncio.create_task(consume(bus, durable("trainer-commits", settings.tag), commits, stop, ack_wait=30.0)))
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -260,3 +261,28 @@ def test_up_reports_an_unreachable_nats_server(toy_workspace: Path) -> None:
     assert done.returncode == 2
     assert "cannot reach NATS at nats://127.0.0.1:1" in done.stderr
     assert "autoresearch/" not in git(toy_workspace, "branch", "--list")
+
+
+async def test_services_killed_mid_campaign_are_restarted_and_nothing_is_lost(toy_workspace: Path, nats_server: str) -> None:
+    slow = (toy_workspace / "train.py").read_text().replace("time.sleep(0.05)", "time.sleep(0.3)")
+    (toy_workspace / "train.py").write_text(slow)
+    git(toy_workspace, "commit", "-qam", "slower toy")
+    running = asyncio.create_task(asyncio.to_thread(
+        run_up, toy_workspace, nats_server, "--tag", "chaos", "--max-experiments", "5", timeout=300))
+    results = toy_workspace / "results.tsv"
+    for _ in range(600):
+        if results.exists() and len(results.read_text().splitlines()) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    state = str(toy_workspace / ".autoresearch")
+    victims = [line for line in processes_mentioning(state) if re.search(r"service (editor|evaluator|ledger|proposer)", line)]
+    assert len(victims) == 4
+    subprocess.run(["pkill", "-9", "-f", rf"service (editor|evaluator|ledger|proposer) --state-dir {re.escape(state)}"], check=True)
+    done = await running
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = results_rows(toy_workspace)
+    assert len(rows) == 6
+    assert len({row[0] for row in rows}) == 6
+    assert [row[4] for row in rows].count("baseline") == 1
+    kept = [row for row in rows if row[3] == "keep"]
+    assert git(toy_workspace, "rev-parse", "autoresearch/chaos").startswith(kept[-1][0])
