@@ -9,7 +9,8 @@ from pathlib import Path
 import nats
 from nats.aio.msg import Msg
 from pydantic import ValidationError
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -42,26 +43,62 @@ def describe(event: Event) -> str | None:
     return None
 
 
+class LiveView:
+    """On a terminal: the table of finished experiments and a bar for the current run, redrawn in place."""
+
+    def __init__(self, console: Console) -> None:
+        self.verdicts: list[VerdictDecided] = []
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+        self.task: TaskID | None = None
+        self.live = Live(self._render(), console=console, refresh_per_second=4)
+
+    def _render(self) -> Group:
+        best = next((v.best_after for v in reversed(self.verdicts) if v.best_after is not None), None)
+        title = "experiments" + (f" · best val_bpb {best:.6f}" if best is not None else "")
+        table = Table("experiment", "commit", "val_bpb", "memory_gb", "status", "description", title=title)
+        for verdict in self.verdicts[-20:]:
+            value = f"{verdict.val_bpb:.6f}" if verdict.val_bpb is not None else "-"
+            table.add_row(verdict.experiment_id, verdict.commit[:7], value, f"{verdict.memory_gb:.1f}", verdict.status,
+                          verdict.description, style=STATUS_STYLE[verdict.status])
+        return Group(table, self.bar)
+
+    def verdict(self, event: VerdictDecided) -> None:
+        self.verdicts.append(event)
+        self.live.update(self._render())
+
+    def run_started(self, event: RunStarted) -> None:
+        self.run_ended()
+        self.task = self.bar.add_task(f"{event.experiment_id} {event.description[:40]}", total=100, loss="")
+
+    def progress(self, event: RunProgress) -> None:
+        if self.task is not None:
+            loss = f"loss {event.loss:.4f}" if event.loss is not None else ""
+            self.bar.update(self.task, completed=event.percent or 0.0, loss=loss)
+
+    def run_ended(self) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+
 class CampaignWatcher:
-    """Prints a campaign's events live and notices when it finishes."""
+    """Shows a campaign's events as they happen (live table on a terminal, plain lines elsewhere)."""
 
     def __init__(self, url: str, campaign: str | None, console: Console) -> None:
         self.url, self.campaign, self.console = url, campaign, console
         self.finished = asyncio.Event()
         self.nc: nats.NATS | None = None
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
+        self.view = LiveView(console) if console.is_terminal else None
         self.reported_quarter = -1
 
     async def start(self) -> None:
-        """Subscribe to every event subject with a plain NATS subscription."""
+        """Subscribe to the event subjects with a plain NATS subscription."""
         self.nc = await nats.connect(self.url, max_reconnect_attempts=-1)
         for subject in ("campaign.*", "proposal.rejected", "run.*", "verdict.decided"):
             await self.nc.subscribe(subject, cb=self._on_message)
-        if self.console.is_terminal:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                                TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), console=self.console, transient=True)
-            self.bar.start()
+        if self.view:
+            self.view.live.start()
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -70,50 +107,56 @@ class CampaignWatcher:
             return
         if self.campaign and event.campaign != self.campaign:
             return
-        if isinstance(event, RunProgress):
-            self._show_progress(event)
-            return
-        self._end_progress(event)
-        line = describe(event)
-        if line:
-            self.console.print(line, highlight=False)
-        if isinstance(event, RunStarted) and self.bar is not None:
-            self.task = self.bar.add_task(f"{event.experiment_id} training", total=100, loss="")
+        if self.view:
+            self._show_live(event)
+        else:
+            self._show_plain(event)
         if isinstance(event, CampaignFinished):
             self.finished.set()
 
-    def _show_progress(self, event: RunProgress) -> None:
-        """A live bar on a terminal; a plain line every quarter of the run elsewhere."""
-        loss = f"loss {event.loss:.4f}" if event.loss is not None else ""
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, completed=event.percent or 0.0, loss=loss)
-        elif self.bar is None and event.percent is not None and int(event.percent // 25) > self.reported_quarter:
-            self.reported_quarter = int(event.percent // 25)
-            self.console.print(f"  {event.experiment_id} step {event.step} ({event.percent:.0f}%) {loss}", highlight=False)
+    def _show_live(self, event: Event) -> None:
+        view = self.view
+        if isinstance(event, RunProgress):
+            view.progress(event)
+        elif isinstance(event, RunStarted):
+            view.run_started(event)
+        elif isinstance(event, RunFinished):
+            view.run_ended()
+        elif isinstance(event, VerdictDecided):
+            view.verdict(event)
+        elif line := describe(event):
+            self.console.print(line, highlight=False)
 
-    def _end_progress(self, event: Event) -> None:
+    def _show_plain(self, event: Event) -> None:
+        """A line per event, and a progress line every quarter of a run."""
+        if isinstance(event, RunProgress):
+            if event.percent is not None and int(event.percent // 25) > self.reported_quarter:
+                self.reported_quarter = int(event.percent // 25)
+                loss = f"loss {event.loss:.4f}" if event.loss is not None else ""
+                self.console.print(f"  {event.experiment_id} step {event.step} ({event.percent:.0f}%) {loss}", highlight=False)
+            return
         if isinstance(event, (RunStarted, RunFinished)):
             self.reported_quarter = -1
-            if self.bar is not None and self.task is not None:
-                self.bar.remove_task(self.task)
-                self.task = None
+        if line := describe(event):
+            self.console.print(line, highlight=False)
 
     async def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        if self.view:
+            self.view.run_ended()
+            self.view.live.stop()
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.close()
 
     def print_summary(self, results: Path) -> None:
-        """The campaign's results.tsv as a table."""
+        """Where the results are; off a terminal, results.tsv as a table too."""
         if not results.exists():
             return
         rows = [line.split("\t") for line in results.read_text().splitlines() if line.strip()]
-        if len(rows) < 2:
-            return
-        table = Table(*rows[0], title=f"results ({results})")
-        for row in rows[1:]:
-            style = STATUS_STYLE.get(row[3], "") if len(row) > 3 else ""
-            table.add_row(*row, style=style)
-        self.console.print(table)
+        if self.view is None and len(rows) >= 2:
+            table = Table(*rows[0], title=f"results ({results})")
+            for row in rows[1:]:
+                table.add_row(*row, style=STATUS_STYLE.get(row[3], "") if len(row) > 3 else "")
+            self.console.print(table)
+        else:
+            self.console.print(f"{len(rows) - 1} experiments in {results}")

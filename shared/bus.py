@@ -42,6 +42,7 @@ class Bus:
     js: JetStreamContext
     producer: str
     _objects: object | None = field(default=None, repr=False)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     async def publish(self, event: Event) -> None:
         """Validate and publish an event, deduplicated by its event_id."""
@@ -62,6 +63,7 @@ class Bus:
 
     async def close(self) -> None:
         """Drain the connection: finish in-flight work, then close."""
+        self._closing.set()
         with contextlib.suppress(Exception):
             await self.nc.drain()
 
@@ -72,8 +74,11 @@ async def connect(url: str, producer: str, creds: str | None = None, wait: float
     async def on_error(exc: Exception) -> None:
         log.warning("nats error", error=str(exc))
 
+    closing = asyncio.Event()  # set by Bus.close: a disconnect then is expected, not worth a warning
+
     async def on_disconnect() -> None:
-        log.warning("nats disconnected")
+        if not closing.is_set():
+            log.warning("nats disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats reconnected")
@@ -95,7 +100,7 @@ async def connect(url: str, producer: str, creds: str | None = None, wait: float
             await asyncio.sleep(1.0)
     js = nc.jetstream(timeout=10)
     await ensure_stream(js)
-    return Bus(nc=nc, js=js, producer=producer)
+    return Bus(nc=nc, js=js, producer=producer, _closing=closing)
 
 
 async def ensure_stream(js: JetStreamContext) -> None:
