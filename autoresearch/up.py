@@ -182,7 +182,8 @@ async def run_up(options: UpOptions, console: Console) -> int:
         console.print(f"[dim]embedded NATS at {url} (data in {embedded.data_dir})[/]")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []  # nohup keeps it running
+    for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
         loop.add_signal_handler(sig, stop.set)
     env = {**os.environ, **options.extra_env, "NATS_URL": url}
     services = []
