@@ -22,6 +22,7 @@ from shared.processes import die_with_parent
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
 CONFIG_EXIT = 2
+DEFAULT_NATS_PORT = 4222
 
 
 class UpError(Exception):
@@ -177,7 +178,8 @@ async def run_up(options: UpOptions, console: Console) -> int:
     embedded = None
     url = os.environ.get("NATS_URL")
     if not url:
-        embedded = EmbeddedNats(state_dir / "nats")
+        # the standard port when it is free, so `autoresearch watch` and `nats sub` find it without a URL
+        embedded = EmbeddedNats(state_dir / "nats", port=0 if port_in_use(DEFAULT_NATS_PORT) else DEFAULT_NATS_PORT)
         url = embedded.start()  # from this thread: the server must not outlive `up`
         console.print(f"[dim]embedded NATS at {url} (data in {embedded.data_dir})[/]")
     stop = asyncio.Event()
