@@ -16,6 +16,7 @@ import nats
 from rich.console import Console
 
 from autoresearch.watch import CampaignWatcher
+from services.trainer.main import durable
 from shared.bus import STREAM, connect
 from shared.embedded import EmbeddedNats, free_port
 from shared.processes import die_with_parent
@@ -127,14 +128,19 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def wait_until_drained(url: str, timeout: float = 60.0) -> None:
-    """Wait until every durable consumer has handled every event."""
+def campaign_durables(tag: str) -> set[str]:
+    """The durable consumers of the services `up` runs for one campaign."""
+    return {"ledger", "evaluator", "editor", "proposer", durable("trainer-control", tag), durable("trainer-commits", tag)}
+
+
+async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0) -> None:
+    """Wait until the given durable consumers have handled every event (other campaigns' are not waited for)."""
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            consumers = [c for c in await js.consumers_info(STREAM) if c.config.durable_name]
+            consumers = [c for c in await js.consumers_info(STREAM) if c.config.durable_name in durables]
             if all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers):
                 return
             await asyncio.sleep(0.2)
@@ -206,7 +212,7 @@ async def run_up(options: UpOptions, console: Console) -> int:
         finished = asyncio.create_task(watcher.finished.wait())
         await asyncio.wait({finished, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if finished.done() and not stop.is_set():
-            await wait_until_drained(url)
+            await wait_until_drained(url, campaign_durables(options.tag))
         stop.set()
         await supervisor
     finally:

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nats
@@ -286,3 +287,14 @@ async def test_services_killed_mid_campaign_are_restarted_and_nothing_is_lost(to
     assert [row[4] for row in rows].count("baseline") == 1
     kept = [row for row in rows if row[3] == "keep"]
     assert git(toy_workspace, "rev-parse", "autoresearch/chaos").startswith(kept[-1][0])
+
+
+def test_a_second_campaign_in_the_same_workspace_ends_promptly(toy_workspace: Path, nats_server: str) -> None:
+    first = run_up(toy_workspace, nats_server, "--tag", "first", "--max-experiments", "1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    started = time.monotonic()
+    second = run_up(toy_workspace, nats_server, "--tag", "second", "--max-experiments", "2")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert time.monotonic() - started < 45  # not held up by the first campaign's idle consumers
+    assert git(toy_workspace, "rev-parse", "autoresearch/second")
+    assert len(results_rows(toy_workspace)) == 3
