@@ -149,14 +149,10 @@ class CampaignWatcher:
                 await self.nc.close()
 
     def print_summary(self, results: Path) -> None:
-        """Where the results are; off a terminal, results.tsv as a table too."""
+        """Where the results are; off a terminal, the lines of results.tsv too."""
         if not results.exists():
             return
-        rows = [line.split("\t") for line in results.read_text().splitlines() if line.strip()]
-        if self.view is None and len(rows) >= 2:
-            table = Table(*rows[0], title=f"results ({results})")
-            for row in rows[1:]:
-                table.add_row(*row, style=STATUS_STYLE.get(row[3], "") if len(row) > 3 else "")
-            self.console.print(table)
-        else:
-            self.console.print(f"{len(rows) - 1} experiments in {results}")
+        lines = [line for line in results.read_text().splitlines() if line.strip()]
+        if self.view is None:
+            self.console.print("\n".join(lines), highlight=False, markup=False)
+        self.console.print(f"results: {len(lines) - 1} rows in {results}", highlight=False)
