@@ -130,6 +130,11 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         versus = f" ({gain:.2f}% below baseline {bpb(summary['baseline_val_bpb'])})" if gain is not None else ""
         what = f"{summary['best_commit'][:7]} {summary['best_description']}"
         lines.append(f"[green]best[/]     {bpb(summary['best_val_bpb'])}{versus} {what}")
+    lines.append(f"trend    {summary.get('trajectory', 'starting')}")
+    tokens_in, tokens_out = summary.get("proposal_input_tokens", 0), summary.get("proposal_output_tokens", 0)
+    if tokens_in or tokens_out:
+        cost = f" · cost {summary['proposal_cost']:.4f}" if summary.get("proposal_cost") is not None else ""
+        lines.append(f"proposer {tokens_in:,} tokens in, {tokens_out:,} out{cost}")
     return lines
 
 

@@ -165,6 +165,9 @@ class SummaryOut(BaseModel):
     idle_share: float | None = Field(default=None, description="idle / (idle + training), from the first run's start.")
     keep_rate: float | None = Field(default=None, description="Kept / decided, experiments after the baseline.")
     trajectory: str = Field(default="starting", description="starting, improving, plateauing or stuck; see docs/api.md.")
+    proposal_input_tokens: int = Field(default=0, description="Prompt tokens of every published proposal.")
+    proposal_output_tokens: int = Field(default=0, description="Completion tokens of every published proposal.")
+    proposal_cost: float | None = Field(default=None, description="Sum of the proposals' priced cost, when any was priced.")
 
 
 class ProgressPoint(BaseModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.ledger.experiments import CampaignHistory
 from services.ledger.schemas import ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
-from shared.events import RunFinished, RunStarted, utc_now
+from shared.events import ProposalCreated, RunFinished, RunStarted, utc_now
 
 Interval = tuple[datetime, datetime | None]
 
@@ -83,7 +83,19 @@ def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryO
         wall_seconds=(last - min(times)).total_seconds() if last else 0.0, training_seconds=training, idle_seconds=idle,
         idle_share=idle / (training + idle) if training + idle > 0 else None,
         keep_rate=sum(s == "keep" for s in after) / len(after) if after else None, trajectory=trajectory(after),
+        **proposal_spending(history),
     )
+
+
+def proposal_spending(history: CampaignHistory) -> dict[str, int | float | None]:
+    """Tokens and cost the proposers recorded on the campaign's proposals."""
+    proposals = [event for event in history.events if isinstance(event, ProposalCreated)]
+    costs = [p.cost for p in proposals if p.cost is not None]
+    return {
+        "proposal_input_tokens": sum(p.input_tokens or 0 for p in proposals),
+        "proposal_output_tokens": sum(p.output_tokens or 0 for p in proposals),
+        "proposal_cost": round(sum(costs), 6) if costs else None,
+    }
 
 
 RECENT, LONG = 5, 10

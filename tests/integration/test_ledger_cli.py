@@ -67,6 +67,7 @@ def test_status_shows_the_latest_campaigns_run_best_and_last_verdicts(ledger_url
     assert "running  nov27-0002" in out and "62.5% step 300 loss 2.7500" in out
     assert "best     0.990000 (1.00% below baseline 1.000000)" in out and "raise the learning rate" in out
     assert "last 2 verdicts" in out
+    assert "trend    improving" in out and "proposer 2,400 tokens in, 600 out" in out
 
 
 def test_results_prints_every_decided_experiment_or_the_summary_json(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

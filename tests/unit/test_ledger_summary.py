@@ -30,6 +30,8 @@ def test_summary_of_the_hand_computed_campaign(tmp_path: Path) -> None:
     assert summary.experiments_total == 5
     # after the baseline: keep, discard, crash, keep -> 2 of 4 kept, a keep among the last 5
     assert summary.keep_rate == pytest.approx(0.5) and summary.trajectory == "improving"
+    # five proposals (four run, one rejected) of 1200 + 300 tokens each, none priced
+    assert (summary.proposal_input_tokens, summary.proposal_output_tokens, summary.proposal_cost) == (6000, 1500, None)
     assert summary.running is None and summary.finished is True
     # wall: campaign.started at 0 to campaign.finished at 322
     assert summary.wall_seconds == pytest.approx(322)
