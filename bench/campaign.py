@@ -10,45 +10,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
-import nats
-
-from shared.embedded import EmbeddedNats
+from recording import record_campaign
 
 
 async def run_campaign(args: argparse.Namespace, root: Path) -> tuple[float, list[dict], Path]:
-    """Run `autoresearch up` against a private NATS server, recording every run.finished."""
+    """Make a fresh workspace and run the campaign on it."""
     workspace = root / "workspace"
     subprocess.run([sys.executable, "-m", "autoresearch", "init", str(workspace), "--time-budget", str(args.time_budget)],
                    check=True, capture_output=True)
-    server = EmbeddedNats(root / "nats")
-    url = server.start()
-    runs: list[dict] = []
-    nc = await nats.connect(url)
-
-    async def keep(msg) -> None:
-        runs.append(json.loads(msg.data))
-
-    await nc.subscribe("run.finished", cb=keep)
-    started = time.monotonic()
     command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(workspace), "--tag", "bench",
                "--max-experiments", str(args.experiments), "--lookahead", str(args.lookahead), "--http-port", "0"]
-    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, "NATS_URL": url},
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _, stderr = await process.communicate()
-    wall = time.monotonic() - started
-    await nc.close()
-    server.stop()
-    if process.returncode != 0:
-        raise SystemExit(f"autoresearch up failed ({process.returncode}): {stderr.decode()[-2000:]}")
+    wall, runs = await record_campaign(command, root / "nats")
     return wall, runs, workspace / "results.tsv"
 
 

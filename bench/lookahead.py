@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,9 +23,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import nats
-
-from shared.embedded import EmbeddedNats
+from recording import record_campaign
 
 TRAIN_PY = """import math
 import time
@@ -81,24 +78,11 @@ async def campaign(root: Path, lookahead: int, args: argparse.Namespace, model_u
     """Run one campaign and return its run.finished events."""
     workspace = root / f"workspace-{lookahead}"
     make_workspace(workspace, args.train)
-    server = EmbeddedNats(root / f"nats-{lookahead}")
-    url = server.start()
-    runs: list[dict] = []
-    nc = await nats.connect(url)
-
-    async def keep(msg) -> None:
-        runs.append(json.loads(msg.data))
-
-    await nc.subscribe("run.finished", cb=keep)
-    env = {**os.environ, "NATS_URL": url, "AUTORESEARCH_LLM_BASE_URL": model_url, "AUTORESEARCH_LLM_MODEL": "thinker"}
     command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(workspace), "--tag", f"la{lookahead}",
                "--max-experiments", str(args.experiments), "--lookahead", str(lookahead), "--http-port", "0",
                "--proposer", "llm", "--train-command", f"{sys.executable} train.py"]
-    done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True)
-    await nc.close()
-    server.stop()
-    if done.returncode != 0:
-        raise SystemExit(f"up failed: {done.stderr[-2000:]}")
+    env = {"AUTORESEARCH_LLM_BASE_URL": model_url, "AUTORESEARCH_LLM_MODEL": "thinker"}
+    _, runs = await record_campaign(command, root / f"nats-{lookahead}", env)
     return runs
 
 
