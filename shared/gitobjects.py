@@ -35,6 +35,11 @@ def base_key(campaign: str) -> str:
     return f"campaigns/{campaign}/base.bundle"
 
 
+def import_ref(commit: str) -> str:
+    """The ref that keeps an imported or newly made commit from being garbage-collected."""
+    return f"refs/autoresearch/objects/{commit}"
+
+
 def open_mirror(path: Path) -> git.Repo:
     """Open, or create, a bare repository that holds imported objects."""
     if (path / "HEAD").exists():
@@ -84,7 +89,7 @@ def _unbundle(repo: git.Repo, path: Path) -> list[str]:
     for line in output.splitlines():
         match = _SHA.match(line)
         if match:  # keep imported objects reachable so gc never prunes them
-            repo.git.update_ref(f"refs/autoresearch/objects/{match.group(0)}", match.group(0))
+            repo.git.update_ref(import_ref(match.group(0)), match.group(0))
     return []
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from services.editor.edits import EDITABLE
-from shared.gitobjects import MissingObjects, open_mirror, show_file
+from shared.gitobjects import MissingObjects, import_ref, open_mirror, show_file
 
 
 class RepoError(Exception):
@@ -65,6 +65,6 @@ class EditorRepo:
                     "GIT_COMMITTER_NAME": "autoresearch", "GIT_COMMITTER_EMAIL": "autoresearch@localhost",
                     "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
         commit = self._git("commit-tree", tree, "-p", parent, "-m", message, env=identity).strip()
-        self._git("update-ref", f"refs/autoresearch/objects/{commit}", commit)
+        self._git("update-ref", import_ref(commit), commit)
         added, removed, _ = (self._git("diff", "--numstat", parent, commit).split("\t") + ["0", "0", ""])[:3]
         return MadeCommit(commit, self._git("diff", parent, commit), int(added or 0), int(removed or 0))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.events import (
-    CampaignFinished, CampaignStarted, Event, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
+    CampaignFinished,
+    CampaignStarted,
+    Event,
+    ProposalRejected,
+    ProposalRequested,
+    RunFinished,
+    VerdictDecided,
 )
 
 
@@ -23,8 +29,6 @@ class CampaignProgress:
     limit: int | None = None
     started: CampaignStarted | None = None
     tickets: int = 0
-    rejected: int = 0
-    decided: int = 0
     baseline_run: bool = False
     baseline_decided: bool = False
     finished_runs: set[tuple[str, str]] = field(default_factory=set)
@@ -41,9 +45,8 @@ class CampaignProgress:
             self.started = event
         elif isinstance(event, ProposalRequested):
             self.tickets = max(self.tickets, event.sequence)
-        elif isinstance(event, ProposalRejected) and event.experiment_id not in self.rejected_experiments:
+        elif isinstance(event, ProposalRejected):
             self.rejected_experiments.add(event.experiment_id)
-            self.rejected += 1
         elif isinstance(event, RunFinished):
             self.finished_runs.add((event.experiment_id, event.commit))
             self.baseline_run |= event.baseline
@@ -51,14 +54,21 @@ class CampaignProgress:
                 self.awaiting_verdict = event.experiment_id
         elif isinstance(event, VerdictDecided) and event.experiment_id not in self.decided_experiments:
             self.decided_experiments.add(event.experiment_id)
-            if event.baseline:
-                self.baseline_decided = True
-            else:
-                self.decided += 1
+            self.baseline_decided |= event.baseline
             if self.awaiting_verdict == event.experiment_id:
                 self.awaiting_verdict = None
         elif isinstance(event, CampaignFinished):
             self.announced.add(event.experiments)
+
+    @property
+    def rejected(self) -> int:
+        """Proposals the editor rejected: their tickets are free again."""
+        return len(self.rejected_experiments)
+
+    @property
+    def decided(self) -> int:
+        """Experiments decided beyond the baseline."""
+        return len(self.decided_experiments) - int(self.baseline_decided)
 
     @property
     def outstanding(self) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 
+from shared.gitobjects import import_ref
 from shared.settings import SettingsError
 
 UNTRACKED = ("run.log", "results.tsv", ".autoresearch/")
@@ -75,7 +76,7 @@ class Workspace:
 
     def _drop_import_ref(self, commit: str) -> None:
         """The branch or the discarded ref now holds the commit; the ref made on import is no longer needed."""
-        ref = f"refs/autoresearch/objects/{commit}"
+        ref = import_ref(commit)
         if self.repo.git.for_each_ref(ref):
             self.repo.git.update_ref("-d", ref)
 
