@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import git
 import nats
 from rich.console import Console
 
-from autoresearch.watch import CampaignWatcher
-from services.trainer.main import durable
-from shared.bus import STREAM, connect
+from autoresearch.supervision import Supervised, supervise
+from autoresearch.tail import EventTail, TailError
+from autoresearch.views import EventLines, campaign_view, print_results
+from services.editor import consumers as editor_consumers
+from services.evaluator import consumers as evaluator_consumers
+from services.ledger import consumers as ledger_consumers
+from services.proposer import consumers as proposer_consumers
+from services.trainer import consumers as trainer_consumers
+from services.trainer.config import TrainerSettings
+from services.trainer.workspace import preflight
+from shared.bus import STREAMS, connect
 from shared.embedded import EmbeddedNats, free_port
-from shared.processes import die_with_parent
+from shared.events import CampaignFinished, Event
+from shared.settings import load_settings
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
-CONFIG_EXIT = 2
+CONSUMERS = (ledger_consumers, evaluator_consumers, editor_consumers, proposer_consumers, trainer_consumers)
 DEFAULT_NATS_PORT = 4222
 
 
@@ -32,12 +39,12 @@ class UpError(Exception):
 
 @dataclass
 class UpOptions:
-    """Everything `up` was asked to do."""
+    """Everything `up` was asked to do; None leaves a setting to the service (environment, autoresearch.toml, default)."""
 
     workspace: Path
     tag: str
-    train_command: str
-    run_timeout: float
+    train_command: str | None = None
+    run_timeout: float | None = None
     max_experiments: int | None = None
     resume: bool = False
     gpu: str | None = None
@@ -46,80 +53,33 @@ class UpOptions:
     proposer: str | None = None
     state_dir: Path | None = None
     http_port: int = 8750
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
-def check_workspace(options: UpOptions) -> None:
-    """Refuse a workspace that is not a repository, or a tag whose branch exists without --resume."""
-    try:
-        repo = git.Repo(options.workspace)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UpError(f"{options.workspace} is not a git repository (create one with `autoresearch init DIR`)") from None
-    if not repo.head.is_valid():
-        raise UpError(f"{options.workspace} has no commits yet; commit prepare.py and train.py first")
-    branch = f"autoresearch/{options.tag}"
-    exists = f"refs/heads/{branch}" in {ref.path for ref in repo.references}
-    if exists and not options.resume:
-        raise UpError(f"branch {branch} already exists in {options.workspace}: choose another --tag, or pass --resume to continue that campaign")
-    if options.resume and not exists:
-        raise UpError(f"nothing to resume: branch {branch} does not exist in {options.workspace}")
-    if not exists and not (options.workspace / "train.py").exists():
-        raise UpError(f"{options.workspace} has no train.py")
-    dirty = repo.git.status("--porcelain", "--untracked-files=no").strip()
-    if dirty:
-        raise UpError(f"{options.workspace} has uncommitted changes to tracked files; commit or stash them first:\n{dirty}")
+def check_trainer(options: UpOptions) -> None:
+    """Refuse, before anything starts, what the trainer would: bad settings or autoresearch.toml, an unusable workspace or tag."""
+    load_settings(TrainerSettings, workspace=options.workspace, tag=options.tag, train_command=options.train_command,
+                  run_timeout=options.run_timeout, gpu=options.gpu, lookahead=options.lookahead,
+                  max_experiments=options.max_experiments)
+    preflight(options.workspace, options.tag, options.resume)
+
+
+def flags(**given: object) -> list[str]:
+    """`--name value` for each flag given a value; None is left out."""
+    return [part for name, value in given.items() if value is not None for part in (f"--{name.replace('_', '-')}", str(value))]
 
 
 def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0) -> list[str]:
     """The command line that starts one service process."""
     args = [sys.executable, "-m", "autoresearch", "service", name, "--state-dir", str(state_dir)]
     if name == "trainer":
-        args += ["--workspace", str(options.workspace), "--tag", options.tag, "--train-command", options.train_command,
-                 "--run-timeout", str(options.run_timeout), "--lookahead", str(options.lookahead)]
-        args += ["--max-experiments", str(options.max_experiments)] if options.max_experiments is not None else []
-        args += ["--gpu", options.gpu] if options.gpu is not None else []
+        args += flags(workspace=options.workspace, tag=options.tag, train_command=options.train_command,
+                      run_timeout=options.run_timeout, lookahead=options.lookahead,
+                      max_experiments=options.max_experiments, gpu=options.gpu)
     elif name == "ledger":
-        args += ["--tag", options.tag, "--results", str(options.workspace / "results.tsv"), "--http-port", str(options.http_port)]
+        args += flags(tag=options.tag, results=options.workspace / "results.tsv", http_port=options.http_port)
     elif name == "proposer":
-        args += ["--instance", f"proposer-{index + 1}"]
-        args += ["--proposer", options.proposer] if options.proposer else []
+        args += flags(instance=f"proposer-{index + 1}", proposer=options.proposer or None)
     return args
-
-
-@dataclass
-class Supervised:
-    """A service process, restarted if it dies unexpectedly."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log_path: Path
-    process: asyncio.subprocess.Process | None = None
-    restarts: int = 0
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log_file:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.args, env=self.env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
-            )
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
-
-    def last_lines(self, count: int = 15) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-count:])
-        return ""
 
 
 def port_in_use(port: int) -> bool:
@@ -129,8 +89,8 @@ def port_in_use(port: int) -> bool:
 
 
 def campaign_durables(tag: str) -> set[str]:
-    """The durable consumers of the services `up` runs for one campaign."""
-    return {"ledger", "evaluator", "editor", "proposer", durable("trainer-control", tag), durable("trainer-commits", tag)}
+    """The durable consumers of the services `up` runs for one campaign, as each service names them."""
+    return set().union(*(consumers.durables(tag) for consumers in CONSUMERS))
 
 
 async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0) -> None:
@@ -140,7 +100,9 @@ async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0
         js = nc.jetstream()
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            consumers = [c for c in await js.consumers_info(STREAM) if c.config.durable_name in durables]
+            consumers = [
+                c for stream in STREAMS for c in await js.consumers_info(stream) if c.config.durable_name in durables
+            ]
             if all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers):
                 return
             await asyncio.sleep(0.2)
@@ -157,25 +119,19 @@ async def _prepare_stream(url: str) -> None:
     await bus.close()
 
 
-async def _supervise(services: list[Supervised], stop: asyncio.Event, failure: list[str]) -> None:
-    """Restart services that exit on their own; give up on configuration errors or crash loops."""
-    while not stop.is_set():
-        await asyncio.sleep(0.5)
-        for service in services:
-            code = service.process.returncode if service.process else None
-            if code is None or stop.is_set():
-                continue
-            if code == CONFIG_EXIT or service.restarts >= 5:
-                failure.append(f"the {service.name} service stopped (exit code {code}):\n{service.last_lines()}")
-                stop.set()
-                break
-            service.restarts += 1
-            await service.start()
+def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list[Supervised]:
+    """One process per service, and as many proposers as asked for."""
+    services = []
+    for name in SERVICE_ORDER:
+        for index in range(options.proposers if name == "proposer" else 1):
+            label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
+            services.append(Supervised(label, service_args(name, options, state_dir, index), env, state_dir / "logs" / f"{label}.log"))
+    return services
 
 
 async def run_up(options: UpOptions, console: Console) -> int:
     """Run a campaign until its experiment limit, Ctrl-C or SIGTERM; return the exit code."""
-    check_workspace(options)
+    check_trainer(options)
     state_dir = (options.state_dir or options.workspace / ".autoresearch").resolve()
     if options.http_port and port_in_use(options.http_port):
         busy, options.http_port = options.http_port, free_port()
@@ -188,41 +144,48 @@ async def run_up(options: UpOptions, console: Console) -> int:
         embedded = EmbeddedNats(state_dir / "nats", port=0 if port_in_use(DEFAULT_NATS_PORT) else DEFAULT_NATS_PORT)
         url = embedded.start()  # from this thread: the server must not outlive `up`
         console.print(f"[dim]embedded NATS at {url} (data in {embedded.data_dir})[/]")
-    stop = asyncio.Event()
+    stop, finished = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []  # nohup keeps it running
     for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
         loop.add_signal_handler(sig, stop.set)
-    env = {**os.environ, **options.extra_env, "NATS_URL": url}
-    services = []
-    for name in SERVICE_ORDER:
-        for index in range(options.proposers if name == "proposer" else 1):
-            label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
-            services.append(Supervised(label, service_args(name, options, state_dir, index), env, state_dir / "logs" / f"{label}.log"))
+    services = _processes(options, state_dir, {**os.environ, "NATS_URL": url})
+    view = campaign_view(console)
+
+    def show(event: Event) -> None:
+        view.show(event)
+        if isinstance(event, CampaignFinished):
+            finished.set()
+
+    tail = EventTail(url, options.tag, show, view.notice)
     failure: list[str] = []
-    watcher = CampaignWatcher(url, options.tag, console)
     try:
         await _prepare_stream(url)
-        await watcher.start()
+        try:
+            await tail.start()
+        except TailError as exc:
+            raise UpError(str(exc)) from None
+        view.start()
         for service in services:
             await service.start()
         if options.http_port:
             console.print(f"dashboard and API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
-        supervisor = asyncio.create_task(_supervise(services, stop, failure))
-        finished = asyncio.create_task(watcher.finished.wait())
-        await asyncio.wait({finished, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-        if finished.done() and not stop.is_set():
+        supervisor = asyncio.create_task(supervise(services, stop, failure))
+        done = asyncio.create_task(finished.wait())
+        await asyncio.wait({done, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if done.done() and not stop.is_set():
             await wait_until_drained(url, campaign_durables(options.tag))
         stop.set()
         await supervisor
     finally:
         for service in reversed(services):
             await service.stop()
-        await watcher.close()
+        view.stop()
+        await tail.close()
         if embedded:
             await asyncio.to_thread(embedded.stop)
     if failure:
         console.print(f"[red]{failure[0]}[/]")
         return 1
-    watcher.print_summary(options.workspace / "results.tsv")
+    print_results(console, options.workspace / "results.tsv", rows=isinstance(view, EventLines))
     return 0

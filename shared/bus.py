@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nats
@@ -16,14 +16,35 @@ from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from shared.events import Event, parse_event
+from shared.events import EVENT_TYPES, Event, RunProgress, parse_event
 
 STREAM = "AUTORESEARCH"
-STREAM_SUBJECTS = ["campaign.*", "proposal.*", "commit.*", "run.*", "verdict.*"]
+# Step lines are chatty (one every few seconds of every run): they live in their own stream with bounded
+# retention, so replays of the record never grow with them.
+PROGRESS_STREAM = "AUTORESEARCH_PROGRESS"
+PROGRESS_LIMITS = {"max_msgs": 100_000, "max_bytes": 256 * 1024 * 1024}
+STREAMS: dict[str, list[str]] = {
+    STREAM: [subject for subject in EVENT_TYPES if subject != RunProgress.subject],
+    PROGRESS_STREAM: [RunProgress.subject],
+}
 OBJECT_BUCKET = "autoresearch-objects"
 log = structlog.get_logger("bus")
 
 Handler = Callable[[Event], Awaitable[None]]
+Handlers = Mapping[type[Event], Handler]
+
+
+def stream_of(kinds: Iterable[type[Event]]) -> str:
+    """The one stream holding these event types; a consumer or replay reads one stream."""
+    streams = {name for kind in kinds for name, subjects in STREAMS.items() if kind.subject in subjects}
+    if len(streams) != 1:
+        raise ValueError(f"event types {sorted(k.__name__ for k in kinds)} do not live in exactly one stream: {streams}")
+    return streams.pop()
+
+
+def campaign_durable(prefix: str, campaign: str) -> str:
+    """A durable consumer name for one campaign, made of the characters NATS allows."""
+    return f"{prefix}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in campaign)
 
 
 class PermanentError(Exception):
@@ -47,7 +68,8 @@ class Bus:
     async def publish(self, event: Event) -> None:
         """Validate and publish an event, deduplicated by its event_id."""
         payload = type(event).model_validate(event.model_dump()).model_dump_json().encode()
-        await self.js.publish(event.subject, payload, stream=STREAM, headers={"Nats-Msg-Id": event.event_id})
+        stream = stream_of([type(event)])
+        await self.js.publish(event.subject, payload, stream=stream, headers={"Nats-Msg-Id": event.event_id})
         log.debug("published", subject=event.subject, experiment_id=event.experiment_id)
 
     async def objects(self):
@@ -99,20 +121,25 @@ async def connect(url: str, producer: str, creds: str | None = None, wait: float
             log.warning("waiting for NATS", url=url, error=str(exc))
             await asyncio.sleep(1.0)
     js = nc.jetstream(timeout=10)
-    await ensure_stream(js)
+    await ensure_streams(js)
     return Bus(nc=nc, js=js, producer=producer, _closing=closing)
 
 
-async def ensure_stream(js: JetStreamContext) -> None:
-    """Create the event stream with file storage, or bring its subjects up to date."""
-    config = js_api.StreamConfig(
-        name=STREAM, subjects=STREAM_SUBJECTS, storage=js_api.StorageType.FILE, duplicate_window=600.0
-    )
-    try:
-        await js.stream_info(STREAM)
-        await js.update_stream(config)
-    except NotFoundError:
-        await js.add_stream(config)
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create the event streams with file storage, or bring their subjects and limits up to date."""
+    # The record first: in a store made before run.progress had its own stream, the record's `run.*`
+    # must give way before the progress stream can claim the subject.
+    for name, subjects in STREAMS.items():
+        limits = PROGRESS_LIMITS if name == PROGRESS_STREAM else {}
+        config = js_api.StreamConfig(
+            name=name, subjects=subjects, storage=js_api.StorageType.FILE, duplicate_window=600.0,
+            discard=js_api.DiscardPolicy.OLD, **limits,
+        )
+        try:
+            await js.stream_info(name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
 
 
 async def _keep_alive(msg: Msg, every: float) -> None:
@@ -144,7 +171,7 @@ async def _run_unless_stopped(work: Awaitable[None], stop: asyncio.Event | None)
 
 
 async def handle_message(
-    msg: Msg, handlers: dict[str, Handler], ack_wait: float, max_deliver: int, stop: asyncio.Event | None = None
+    msg: Msg, handlers: Mapping[str, Handler], ack_wait: float, max_deliver: int, stop: asyncio.Event | None = None
 ) -> None:
     """Decode, dispatch and acknowledge one message; never raises.
 
@@ -191,7 +218,7 @@ async def handle_message(
 async def consume(
     bus: Bus,
     durable: str,
-    handlers: dict[str, Handler],
+    handlers: Handlers,
     stop: asyncio.Event,
     *,
     ack_wait: float = 15.0,
@@ -199,18 +226,20 @@ async def consume(
     max_ack_pending: int = 1,
     deliver_new: bool = False,
 ) -> None:
-    """Run a durable pull consumer over the handlers' subjects until stop is set."""
-    subjects: Sequence[str] = sorted(handlers)
+    """Run a durable pull consumer over the handlers' event types until stop is set."""
+    stream = stream_of(handlers)
+    by_subject = {kind.subject: handler for kind, handler in handlers.items()}
+    subjects = sorted(by_subject)
     config = js_api.ConsumerConfig(
         durable_name=durable, ack_policy=js_api.AckPolicy.EXPLICIT, ack_wait=ack_wait, max_deliver=max_deliver,
-        filter_subjects=list(subjects), max_ack_pending=max_ack_pending,
+        filter_subjects=subjects, max_ack_pending=max_ack_pending,
         deliver_policy=js_api.DeliverPolicy.NEW if deliver_new else js_api.DeliverPolicy.ALL,
     )
     try:
-        await bus.js.add_consumer(STREAM, config)
+        await bus.js.add_consumer(stream, config)
     except Exception as exc:  # an existing durable with other settings is kept as it is
         log.debug("consumer exists", durable=durable, detail=str(exc))
-    sub = await bus.js.pull_subscribe_bind(durable=durable, stream=STREAM)
+    sub = await bus.js.pull_subscribe_bind(durable=durable, stream=stream)
     log.info("consuming", durable=durable, subjects=list(subjects))
     while not stop.is_set():
         try:
@@ -222,6 +251,6 @@ async def consume(
             await asyncio.sleep(1.0)
             continue
         for msg in msgs:
-            await handle_message(msg, handlers, ack_wait, max_deliver, stop)
+            await handle_message(msg, by_subject, ack_wait, max_deliver, stop)
     with contextlib.suppress(Exception):
         await sub.unsubscribe()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.edits import Edit
 
 SCHEMA_VERSION = 1
 CAMPAIGN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -30,7 +32,14 @@ class Event(BaseModel):
     """Fields every event carries."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    subject: ClassVar[str] = ""
+    subject: ClassVar[str] = ""  # set from the subclass's `type`: the one place a subject is spelled
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        kind = cls.model_fields.get("type")
+        if kind is not None and isinstance(kind.default, str):
+            cls.subject = kind.default
 
     event_id: str = Field(default_factory=new_event_id, min_length=1, description="Unique id; also the Nats-Msg-Id header.")
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this contract.")
@@ -40,20 +49,9 @@ class Event(BaseModel):
     producer: str = Field(min_length=1, description="service/instance that published it.")
 
 
-class Edit(BaseModel):
-    """One search/replace block on a workspace file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: str = Field(default="train.py", description="File the edit applies to; only train.py is accepted.")
-    search: str = Field(min_length=1, description="Exact text to find; must occur exactly once.")
-    replace: str = Field(description="Text that replaces it.")
-
-
 class CampaignStarted(Event):
     """The trainer opened a campaign: branch created, base commit shipped."""
 
-    subject: ClassVar[str] = "campaign.started"
     type: Literal["campaign.started"] = "campaign.started"
     branch: str = Field(description="Campaign branch in the workspace.")
     base_commit: str = Field(min_length=40, max_length=40, description="Commit the campaign starts from.")
@@ -64,7 +62,6 @@ class CampaignStarted(Event):
 class ProposalRequested(Event):
     """Demand for one proposal: a ticket that exactly one proposer answers."""
 
-    subject: ClassVar[str] = "proposal.requested"
     type: Literal["proposal.requested"] = "proposal.requested"
     base_commit: str = Field(min_length=40, max_length=40, description="Branch tip to propose from.")
     sequence: int = Field(ge=1, description="Ticket number within the campaign.")
@@ -73,7 +70,6 @@ class ProposalRequested(Event):
 class ProposalCreated(Event):
     """A proposer suggests one change to train.py."""
 
-    subject: ClassVar[str] = "proposal.created"
     type: Literal["proposal.created"] = "proposal.created"
     base_commit: str = Field(min_length=40, max_length=40, description="Commit the edits apply to.")
     description: str = Field(min_length=1, max_length=200, pattern=r"^[^\t\n\r]+$", description="One line; goes into results.tsv.")
@@ -93,7 +89,6 @@ class ProposalCreated(Event):
 class ProposalRejected(Event):
     """The editor could not turn a proposal into a commit."""
 
-    subject: ClassVar[str] = "proposal.rejected"
     type: Literal["proposal.rejected"] = "proposal.rejected"
     description: str = Field(default="", description="The rejected proposal's description.")
     reason: str = Field(min_length=1, description="Why it was rejected, for the proposer's next try.")
@@ -103,7 +98,6 @@ class ProposalRejected(Event):
 class CommitMade(Event):
     """The editor turned a proposal into a commit and shipped its git objects."""
 
-    subject: ClassVar[str] = "commit.made"
     type: Literal["commit.made"] = "commit.made"
     commit: str = Field(min_length=40, max_length=40, description="Full hash.")
     parent: str = Field(min_length=40, max_length=40, description="Parent commit (the base).")
@@ -119,7 +113,6 @@ class CommitMade(Event):
 class CommitStale(Event):
     """The trainer found a commit whose parent is no longer the branch tip."""
 
-    subject: ClassVar[str] = "commit.stale"
     type: Literal["commit.stale"] = "commit.stale"
     commit: str = Field(min_length=40, max_length=40)
     head: str = Field(min_length=40, max_length=40, description="Current branch tip to re-apply onto.")
@@ -128,7 +121,6 @@ class CommitStale(Event):
 class RunStarted(Event):
     """The trainer began a training run."""
 
-    subject: ClassVar[str] = "run.started"
     type: Literal["run.started"] = "run.started"
     commit: str = Field(min_length=40, max_length=40)
     description: str = ""
@@ -138,7 +130,6 @@ class RunStarted(Event):
 class RunProgress(Event):
     """A step line from a run in progress."""
 
-    subject: ClassVar[str] = "run.progress"
     type: Literal["run.progress"] = "run.progress"
     commit: str = Field(min_length=40, max_length=40)
     step: int = Field(ge=0)
@@ -152,7 +143,6 @@ RunStatus = Literal["ok", "crash", "timeout"]
 class RunFinished(Event):
     """The trainer ran a commit to completion, a crash or a timeout."""
 
-    subject: ClassVar[str] = "run.finished"
     type: Literal["run.finished"] = "run.finished"
     commit: str = Field(min_length=40, max_length=40)
     parent: str | None = Field(default=None, description="Branch tip the commit was run on top of; None for the baseline.")
@@ -165,6 +155,9 @@ class RunFinished(Event):
     finished_at: datetime
     baseline: bool = Field(default=False, description="True for the campaign's unchanged first run.")
     environment: dict[str, str] = Field(default_factory=dict, description="Host, torch version, device, command.")
+    discard_ref: str | None = Field(
+        default=None, description="Ref where the trainer keeps the commit if the branch is reset away from it; None for the baseline.",
+    )
 
 
 VerdictStatus = Literal["keep", "discard", "crash"]
@@ -173,7 +166,6 @@ VerdictStatus = Literal["keep", "discard", "crash"]
 class VerdictDecided(Event):
     """The evaluator kept or discarded a run."""
 
-    subject: ClassVar[str] = "verdict.decided"
     type: Literal["verdict.decided"] = "verdict.decided"
     commit: str = Field(min_length=40, max_length=40)
     status: VerdictStatus
@@ -190,35 +182,18 @@ class VerdictDecided(Event):
 class CampaignFinished(Event):
     """The campaign reached its experiment limit; nothing more will be requested."""
 
-    subject: ClassVar[str] = "campaign.finished"
     type: Literal["campaign.finished"] = "campaign.finished"
     experiments: int = Field(ge=0, description="Experiments decided beyond the baseline.")
     head: str = Field(min_length=40, max_length=40)
     best_val_bpb: float | None = None
 
 
-AnyEvent = Annotated[
-    CampaignStarted
-    | ProposalRequested
-    | ProposalCreated
-    | ProposalRejected
-    | CommitMade
-    | CommitStale
-    | RunStarted
-    | RunProgress
-    | RunFinished
-    | VerdictDecided
-    | CampaignFinished,
-    Field(discriminator="type"),
-]
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.subject: cls
-    for cls in (
-        CampaignStarted, ProposalRequested, ProposalCreated, ProposalRejected, CommitMade, CommitStale,
-        RunStarted, RunProgress, RunFinished, VerdictDecided, CampaignFinished,
-    )
-}
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    CampaignStarted, ProposalRequested, ProposalCreated, ProposalRejected, CommitMade, CommitStale,
+    RunStarted, RunProgress, RunFinished, VerdictDecided, CampaignFinished,
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_CLASSES}
+AnyEvent = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)
 _any_event: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from services.evaluator.policy import decide_verdict
 from services.ledger.main import LedgerSettings, serve
+from services.trainer.workspace import discarded_ref
 from shared.bus import Bus
 from shared.embedded import free_port
 
@@ -41,7 +43,7 @@ def diff_for(description: str) -> str:
 
 @dataclass
 class CampaignScript:
-    """Writes the events one campaign's services would publish, in order, with the evaluator's keep rule."""
+    """Writes the events one campaign's services would publish, in order; verdicts come from the evaluator's own rule."""
 
     campaign: str = "nov27"
     events: list[Event] = field(default_factory=list)
@@ -118,24 +120,21 @@ class CampaignScript:
         self.events.append(RunStarted(**self._base(experiment, start), commit=commit, description=description, command="uv run train.py"))
         crashed = val_bpb is None
         metrics: dict[str, float | str] = {} if crashed else {"val_bpb": val_bpb, "peak_vram_mb": 45056.0, "training_seconds": end - start}
-        self.events.append(RunFinished(
+        run = RunFinished(
             **self._base(experiment, end + 0.5), event_id=f"run-{experiment}-{commit}", commit=commit, parent=parent,
             description=description, status="crash" if crashed else "ok", metrics=metrics, exit_code=1 if crashed else 0,
             log_tail="RuntimeError: CUDA out of memory" if crashed else f"val_bpb: {val_bpb}", started_at=at(start),
             finished_at=at(end), baseline=parent is None, environment=ENVIRONMENT,
-        ))
+            discard_ref=None if parent is None else discarded_ref(self.campaign, commit),
+        )
+        self.events.append(run)
         before = self.best
-        if crashed:
-            status, head = "crash", parent or commit
-        elif before is None or val_bpb < before:
-            status, head, self.best = "keep", commit, val_bpb
-        else:
-            status, head = "discard", parent or commit
-        self.head = head
+        decision = decide_verdict(run, before)
+        self.best, self.head = decision.best_after, decision.head
         self.events.append(VerdictDecided(
-            **self._base(experiment, end + 1), event_id=f"verdict-{experiment}-{commit}", commit=commit, status=status,
-            val_bpb=val_bpb, memory_gb=0.0 if crashed else 44.0, best_before=before, best_after=self.best, head=head,
-            reason=f"{status} by the test's rule", description=description, baseline=parent is None,
+            **self._base(experiment, end + 1), event_id=f"verdict-{experiment}-{commit}", commit=commit, status=decision.status,
+            val_bpb=decision.val_bpb, memory_gb=decision.memory_gb, best_before=before, best_after=decision.best_after,
+            head=decision.head, reason=decision.reason, description=description, baseline=run.baseline,
         ))
 
 

@@ -1,5 +1,5 @@
-"""The one error a workspace operation raises for a problem the user can fix."""
+"""The one error creating a workspace raises for a problem the user can fix."""
 
 
-class WorkspaceError(Exception):
-    """A workspace cannot be created or used; the message names the path and the fix."""
+class InitError(Exception):
+    """A workspace cannot be created; the message names the path and the fix."""

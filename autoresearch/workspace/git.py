@@ -3,7 +3,7 @@
 import subprocess
 from pathlib import Path
 
-from autoresearch.workspace.errors import WorkspaceError
+from autoresearch.workspace.errors import InitError
 
 # An identity and no signing, so a first commit works on a machine with no git config.
 _COMMIT_OPTIONS = ["-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost", "-c", "commit.gpgsign=false"]
@@ -14,9 +14,9 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     try:
         result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
     except FileNotFoundError:
-        raise WorkspaceError("git is not installed or not on PATH; a workspace is a git repository") from None
+        raise InitError("git is not installed or not on PATH; a workspace is a git repository") from None
     if check and result.returncode != 0:
-        raise WorkspaceError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
+        raise InitError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
     return result
 
 

@@ -6,10 +6,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from autoresearch.workspace.config import CONFIG_FILE, WorkspaceConfig, render_workspace_config
 from autoresearch.workspace.data import load_prepare_module, user_documents
-from autoresearch.workspace.errors import WorkspaceError
+from autoresearch.workspace.errors import InitError
 from autoresearch.workspace.git import has_commits, is_repository_root, make_first_commit, tracked_files
+from services.trainer.workspace_config import CONFIG_FILE, WorkspaceConfig, render_workspace_config
 
 TEMPLATE = Path(__file__).parent / "template"
 TEMPLATE_FILES = ("prepare.py", "train.py", "program.md")
@@ -21,9 +21,9 @@ def init_workspace(path: Path, time_budget: int = 60, data: Path | None = None) 
     """Create a git repository at path with prepare.py, train.py, program.md, autoresearch.toml, .gitignore and one first commit."""
     path = Path(path).expanduser().resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise WorkspaceError(f"{path} already exists and is not empty; choose a new or empty folder")
+        raise InitError(f"{path} already exists and is not empty; choose a new or empty folder")
     if isinstance(time_budget, bool) or not isinstance(time_budget, int) or time_budget <= 0:
-        raise WorkspaceError(f"time budget must be a positive number of seconds, got {time_budget!r}")
+        raise InitError(f"time budget must be a positive number of seconds, got {time_budget!r}")
     data = Path(data).expanduser().resolve() if data is not None else None
     # Read the user's text before touching the target, so a bad --data leaves nothing behind.
     documents = user_documents(data) if data is not None else None
@@ -36,7 +36,7 @@ def init_workspace(path: Path, time_budget: int = 60, data: Path | None = None) 
         try:
             prepare.write_data(documents if documents is not None else prepare.stdlib_documents())
         except ValueError as error:
-            raise WorkspaceError(f"cannot use the text in {data or 'the Python standard library'}: {error}") from None
+            raise InitError(f"cannot use the text in {data or 'the Python standard library'}: {error}") from None
         make_first_commit(path, "autoresearch workspace: tiny GPT baseline")
     except BaseException:
         _remove_contents(path, remove_folder=created)

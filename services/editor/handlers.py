@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from services.editor.edits import EditError, apply_edits
 from services.editor.repo import EditorRepo, RepoError
+from shared.edits import EditError, apply_edits
 from shared.events import (
     CommitMade,
     CommitStale,
@@ -18,6 +18,7 @@ from shared.events import (
     ProposalRejected,
 )
 from shared.gitobjects import MissingObjects
+from shared.ids import commit_made_id, rejection_id
 
 log = structlog.get_logger("editor")
 
@@ -57,7 +58,7 @@ async def _commit_proposal(proposal: ProposalCreated, onto: str, ctx: EditorCont
     except (EditError, RepoError, MissingObjects) as exc:
         reason = str(exc) if rebased_from is None else f"no longer applies on {onto[:7]}: {exc}"
         await ctx.publish(ProposalRejected(
-            **ids, event_id=f"rejected-{proposal.experiment_id}-{onto}", description=proposal.description,
+            **ids, event_id=rejection_id(proposal.experiment_id, onto), description=proposal.description,
             reason=reason, base_commit=key[1],
         ))
         ctx.answered.add(key)
@@ -67,7 +68,7 @@ async def _commit_proposal(proposal: ProposalCreated, onto: str, ctx: EditorCont
     made = await asyncio.to_thread(ctx.repo.commit_file, onto, text, message, proposal.occurred_at)
     bundle = await ctx.ship_commit(made.commit, onto)
     await ctx.publish(CommitMade(
-        **ids, event_id=f"commit-{proposal.experiment_id}-{made.commit}", commit=made.commit, parent=onto,
+        **ids, event_id=commit_made_id(proposal.experiment_id, made.commit), commit=made.commit, parent=onto,
         message=message, description=proposal.description, diff=made.diff, lines_added=made.lines_added,
         lines_removed=made.lines_removed, bundle=bundle, rebased_from=rebased_from,
     ))

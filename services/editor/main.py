@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from services.editor.consumers import PROPOSALS
 from services.editor.handlers import EditorContext, on_commit_stale, on_proposal_created
 from services.editor.repo import EditorRepo
 from shared.bus import Bus, consume
+from shared.events import CommitMade, CommitStale, ProposalCreated, ProposalRejected
 from shared.gitobjects import commit_key, ensure_commit, upload_bundle
-from shared.history import replay
+from shared.replay import replay
 from shared.settings import ServiceSettings
 
 
@@ -28,10 +30,10 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: EditorSettings) -> None
         return commit_key(commit)
 
     ctx = EditorContext(repo, bus.publish, fetch_commit, ship_commit, f"editor/{settings.instance}")
-    for event in await replay(bus, ["proposal.created", "proposal.rejected", "commit.made"]):
+    for event in await replay(bus, [ProposalCreated, ProposalRejected, CommitMade]):
         ctx.remember(event)
     handlers = {
-        "proposal.created": lambda e: on_proposal_created(e, ctx),
-        "commit.stale": lambda e: on_commit_stale(e, ctx),
+        ProposalCreated: lambda e: on_proposal_created(e, ctx),
+        CommitStale: lambda e: on_commit_stale(e, ctx),
     }
-    await consume(bus, "editor", handlers, stop)
+    await consume(bus, PROPOSALS, handlers, stop)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from services.editor.edits import EDITABLE
+from shared.edits import EDITABLE
 from shared.gitobjects import MissingObjects, import_ref, open_mirror, show_file
 
 

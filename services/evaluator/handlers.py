@@ -9,6 +9,7 @@ import structlog
 
 from services.evaluator.policy import decide_verdict
 from shared.events import Event, RunFinished, VerdictDecided
+from shared.ids import verdict_id
 
 log = structlog.get_logger("evaluator")
 
@@ -34,7 +35,7 @@ async def on_run_finished(event: RunFinished, standings: Standings, publish: Cal
     best = standings.best.get(event.campaign)
     decision = decide_verdict(event, best)
     verdict = VerdictDecided(
-        event_id=f"verdict-{event.experiment_id}-{event.commit}", campaign=event.campaign,
+        event_id=verdict_id(event.experiment_id, event.commit), campaign=event.campaign,
         experiment_id=event.experiment_id, producer=producer, commit=event.commit, status=decision.status,
         val_bpb=decision.val_bpb, memory_gb=decision.memory_gb, best_before=best, best_after=decision.best_after,
         head=decision.head, reason=decision.reason, description=event.description, baseline=event.baseline,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from services.evaluator.consumers import RUNS
 from services.evaluator.handlers import Standings, on_run_finished
 from shared.bus import Bus, consume
-from shared.events import VerdictDecided
-from shared.history import replay
+from shared.events import RunFinished, VerdictDecided
+from shared.replay import replay
 from shared.settings import ServiceSettings
 
 
@@ -18,9 +19,9 @@ class EvaluatorSettings(ServiceSettings):
 async def serve(bus: Bus, stop: asyncio.Event, settings: EvaluatorSettings) -> None:
     """Consume run.finished until stopped."""
     standings = Standings()
-    for event in await replay(bus, ["verdict.decided"]):
+    for event in await replay(bus, [VerdictDecided]):
         if isinstance(event, VerdictDecided):
             standings.apply(event)
     producer = f"evaluator/{settings.instance}"
-    handlers = {"run.finished": lambda e: on_run_finished(e, standings, bus.publish, producer)}
-    await consume(bus, "evaluator", handlers, stop)
+    handlers = {RunFinished: lambda e: on_run_finished(e, standings, bus.publish, producer)}
+    await consume(bus, RUNS, handlers, stop)

@@ -8,13 +8,14 @@ from functools import cached_property
 from services.ledger.schemas import DECIDED, CommitOut, ExperimentDetail, ProgressOut, ProposalOut, RunOut, VerdictOut
 from services.ledger.store import EventStore
 from shared.events import (
-    CommitMade, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
+    CampaignFinished, CampaignStarted, CommitMade, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress,
+    RunStarted, VerdictDecided,
 )
 
 # run.progress is left out on purpose: a night holds thousands of step lines and only the latest matters.
 HISTORY_TYPES = [
-    "campaign.started", "campaign.finished", "proposal.created", "proposal.rejected", "commit.made",
-    "run.started", "run.finished", "verdict.decided",
+    CampaignStarted, CampaignFinished, ProposalCreated, ProposalRejected, CommitMade, RunStarted, RunFinished,
+    VerdictDecided,
 ]
 
 
@@ -29,7 +30,7 @@ class CampaignHistory:
     @classmethod
     def load(cls, store: EventStore, campaign: str) -> CampaignHistory:
         """Everything but the step lines, plus the latest step line."""
-        progress = store.latest(campaign, "run.progress")
+        progress = store.latest(campaign, RunProgress)
         return cls(campaign, store.events(campaign, HISTORY_TYPES), progress if isinstance(progress, RunProgress) else None)
 
     @cached_property
@@ -38,7 +39,7 @@ class CampaignHistory:
         rows: dict[str, ExperimentDetail] = {}
         decided = 0
         for event in self.events:
-            if event.type.startswith("campaign."):
+            if isinstance(event, CampaignStarted | CampaignFinished):
                 continue
             row = rows.get(event.experiment_id)
             if row is None:
@@ -96,7 +97,7 @@ def apply_run_finished(row: ExperimentDetail, event: RunFinished) -> None:
     row.run = RunOut(
         commit=event.commit, status=event.status, command=command, metrics=event.metrics, log_tail=event.log_tail,
         exit_code=event.exit_code, started_at=event.started_at, finished_at=event.finished_at,
-        duration_seconds=duration, environment=event.environment,
+        duration_seconds=duration, environment=event.environment, discard_ref=event.discard_ref,
     )
     row.commit, row.description = event.commit, row.description or event.description
     row.started_at, row.finished_at, row.duration_seconds = event.started_at, event.finished_at, duration
@@ -112,9 +113,8 @@ def apply_verdict(row: ExperimentDetail, event: VerdictDecided) -> None:
         best_after=event.best_after, head=event.head, reason=event.reason, baseline=event.baseline,
         decided_at=event.occurred_at,
     )
-    if row.commit_made is not None and event.status != "keep" and not event.baseline:
-        # the trainer parks every commit it resets away from under this ref (services/trainer/workspace.py)
-        row.commit_made.kept_at_ref = f"refs/autoresearch/{event.campaign}/discarded/{event.commit[:7]}"
+    if row.commit_made is not None and event.status != "keep" and row.run is not None and row.run.commit == event.commit:
+        row.commit_made.kept_at_ref = row.run.discard_ref
 
 
 def attach_progress(row: ExperimentDetail | None, progress: RunProgress) -> None:

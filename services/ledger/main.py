@@ -12,10 +12,11 @@ from pydantic import Field
 
 from services.ledger.api import create_app
 from services.ledger.broadcast import Broadcaster
+from services.ledger.consumers import EVENTS, PROGRESS
 from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.store import EventStore
-from shared.bus import STREAM, Bus, consume
-from shared.events import CAMPAIGN_PATTERN, EVENT_TYPES
+from shared.bus import Bus, consume, stream_of
+from shared.events import CAMPAIGN_PATTERN, EVENT_CLASSES, RunProgress
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("ledger")
@@ -41,14 +42,20 @@ async def _serve_http(server: uvicorn.Server, settings: LedgerSettings) -> None:
 async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None:
     """Consume every event until stopped, serving the read API alongside in the same event loop."""
     store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
-    if store.is_empty():  # a new store rebuilds from the start of the stream
-        with contextlib.suppress(Exception):
-            await bus.js.delete_consumer(STREAM, "ledger")
     overrides = {settings.tag: settings.results_path} if settings.tag and settings.results_path else {}
     ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides, Broadcaster())
-    handlers = {subject: (lambda e: on_event(e, ctx)) for subject in EVENT_TYPES}
+    # the record and the step lines live in two streams, so the ledger reads them with two consumers
+    record = [kind for kind in EVENT_CLASSES if kind is not RunProgress]
+    consumers = {EVENTS: record, PROGRESS: [RunProgress]}
+    if store.is_empty():  # a new store rebuilds from the start of the streams
+        for durable, kinds in consumers.items():
+            with contextlib.suppress(Exception):
+                await bus.js.delete_consumer(stream_of(kinds), durable)
     server = None
-    tasks = [asyncio.create_task(consume(bus, "ledger", handlers, stop))]
+    tasks = [
+        asyncio.create_task(consume(bus, durable, {kind: (lambda e: on_event(e, ctx)) for kind in kinds}, stop))
+        for durable, kinds in consumers.items()
+    ]
     if settings.http_port:
         config = uvicorn.Config(
             create_app(store, ctx.broadcaster), host=settings.http_host, port=settings.http_port, log_level="warning",

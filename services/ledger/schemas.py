@@ -68,7 +68,7 @@ class CommitOut(BaseModel):
     lines_removed: int
     rebased_from: str | None = None
     committed_at: datetime
-    kept_at_ref: str | None = Field(default=None, description="Where the trainer keeps a discarded or crashed commit.")
+    kept_at_ref: str | None = Field(default=None, description="Where the trainer keeps a discarded or crashed commit (from run.finished).")
 
 
 class ProgressOut(BaseModel):
@@ -93,6 +93,7 @@ class RunOut(BaseModel):
     finished_at: datetime | None = None
     duration_seconds: float | None = None
     environment: dict[str, str] = Field(default_factory=dict)
+    discard_ref: str | None = Field(default=None, description="Where the trainer keeps the commit if it is not kept.")
     progress: ProgressOut | None = None
 
 

@@ -6,6 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from collections.abc import Sequence
+
 from shared.events import Event, VerdictDecided, parse_event
 
 # WAL keeps each commit durable at a third of the cost of the default journal, which a rebuild
@@ -56,9 +58,10 @@ class EventStore:
         return not self._rows("SELECT 1 FROM events LIMIT 1")
 
     def events(
-        self, campaign: str | None = None, types: list[str] | None = None, after_seq: int = 0, limit: int | None = None,
+        self, campaign: str | None = None, kinds: Sequence[type[Event]] | None = None, after_seq: int = 0, limit: int | None = None,
     ) -> list[Event]:
         """Stored events, oldest first: optionally of one campaign, some types, stored after a sequence number."""
+        types = [kind.subject for kind in kinds or ()]
         query, args = "SELECT payload FROM events WHERE seq > ?", [after_seq]
         if campaign is not None:
             query, args = query + " AND campaign = ?", [*args, campaign]
@@ -68,9 +71,10 @@ class EventStore:
         query += " ORDER BY seq" + (" LIMIT ?" if limit is not None else "")
         return [parse_event(row[0]) for row in self._rows(query, args + ([limit] if limit is not None else []))]
 
-    def latest(self, campaign: str, type_: str) -> Event | None:
+    def latest(self, campaign: str, kind: type[Event]) -> Event | None:
         """The campaign's most recent event of one type."""
-        rows = self._rows("SELECT payload FROM events WHERE campaign = ? AND type = ? ORDER BY seq DESC LIMIT 1", (campaign, type_))
+        query = "SELECT payload FROM events WHERE campaign = ? AND type = ? ORDER BY seq DESC LIMIT 1"
+        rows = self._rows(query, (campaign, kind.subject))
         return parse_event(rows[0][0]) if rows else None
 
     def seq_of(self, event_id: str) -> int | None:
@@ -84,7 +88,7 @@ class EventStore:
 
     def verdicts(self, campaign: str) -> list[VerdictDecided]:
         """A campaign's verdicts in the order they were decided."""
-        return [e for e in self.events(campaign, ["verdict.decided"]) if isinstance(e, VerdictDecided)]
+        return [e for e in self.events(campaign, [VerdictDecided]) if isinstance(e, VerdictDecided)]
 
     def campaigns(self) -> list[str]:
         """Every campaign seen, in order of first appearance."""

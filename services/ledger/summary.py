@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.ledger.experiments import CampaignHistory
 from services.ledger.schemas import ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
-from shared.events import ProposalCreated, RunFinished, RunStarted, utc_now
+from shared.events import CampaignFinished, ProposalCreated, RunFinished, RunStarted, utc_now
 
 Interval = tuple[datetime, datetime | None]
 
@@ -121,9 +121,9 @@ def is_finished(history: CampaignHistory) -> bool:
     """Finished when campaign.finished came after the last run started (a resumed campaign is open again)."""
     state = False
     for event in history.events:
-        if event.type == "campaign.finished":
+        if isinstance(event, CampaignFinished):
             state = True
-        elif event.type == "run.started":
+        elif isinstance(event, RunStarted):
             state = False
     return state
 

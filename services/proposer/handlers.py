@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.proposer.history import build_history
+from services.proposer.records import CampaignRecords
 from services.proposer.researcher import NoIdea, ResearchContext, Researcher
 from shared.bus import PermanentError
 from shared.events import Event, ProposalCreated, ProposalRequested
+from shared.ids import proposal_id
 
 log = structlog.get_logger("proposer")
 
@@ -21,7 +22,7 @@ class ProposerContext:
 
     researcher: Researcher
     publish: Callable[[Event], Awaitable[None]]
-    history: Callable[[str], Awaitable[list[Event]]]
+    records: Callable[[str], Awaitable[CampaignRecords]]
     read_file: Callable[[str, str, str], Awaitable[str | None]]
     producer: str
     instance: str | None = None
@@ -29,15 +30,16 @@ class ProposerContext:
 
 async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) -> None:
     """Draft a change from the ticket's base commit and publish it as proposal.created."""
-    events = await ctx.history(event.campaign)
-    if any(isinstance(e, ProposalCreated) and e.experiment_id == event.experiment_id for e in events):
-        return  # answered before a restart
+    records = await ctx.records(event.campaign)
+    answered = records.get(event.experiment_id)
+    if answered is not None and answered.proposed:
+        return  # answered before a restart, or by another proposer
     train_py = await ctx.read_file(event.campaign, event.base_commit, "train.py")
     if train_py is None:
         raise PermanentError(f"train.py is missing at {event.base_commit[:7]}")
     context = ResearchContext(
         campaign=event.campaign, experiment_id=event.experiment_id, base_commit=event.base_commit,
-        train_py=train_py, history=build_history(events),
+        train_py=train_py, history=records.records(),
         program_md=await ctx.read_file(event.campaign, event.base_commit, "program.md"),
         prepare_py=await ctx.read_file(event.campaign, event.base_commit, "prepare.py"),
     )
@@ -47,7 +49,7 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
         log.warning("no proposal this time", experiment_id=event.experiment_id, reason=str(exc))
         raise
     await ctx.publish(ProposalCreated(
-        event_id=f"proposal-{event.experiment_id}", campaign=event.campaign, experiment_id=event.experiment_id,
+        event_id=proposal_id(event.experiment_id), campaign=event.campaign, experiment_id=event.experiment_id,
         producer=ctx.producer, base_commit=event.base_commit, description=draft.description,
         rationale=draft.rationale, expected_vram_impact=draft.expected_vram_impact, edits=draft.edits,
         proposer_kind=ctx.researcher.kind, kind=draft.kind, proposer=ctx.instance or ctx.producer,

@@ -7,14 +7,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from services.proposer.consumers import TICKETS
+from services.proposer.follow import CampaignFollower
 from services.proposer.handlers import ProposerContext, on_proposal_requested
-from services.proposer.history import SUBJECTS, SUBJECTS_WITH_PROGRESS
 from services.proposer.llm.config import LLMSettings
 from services.proposer.researcher import Researcher
 from services.proposer.search import SearchResearcher
 from shared.bus import Bus, consume
+from shared.events import ProposalRequested
 from shared.gitobjects import MissingObjects, ensure_commit, open_mirror, show_file
-from shared.history import replay
 
 
 class ProposerSettings(LLMSettings):
@@ -57,15 +58,14 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
             return None
 
     researcher = make_researcher(settings)
-    subjects = SUBJECTS_WITH_PROGRESS if settings.kind == "llm" else SUBJECTS
+    follower = CampaignFollower(bus, loss_curves=settings.kind == "llm")
     ctx = ProposerContext(
-        researcher=researcher, publish=bus.publish,
-        history=lambda campaign: replay(bus, subjects, campaign), read_file=read_file,
+        researcher=researcher, publish=bus.publish, records=follower.records, read_file=read_file,
         producer=f"proposer/{settings.instance}", instance=settings.instance,
     )
-    handlers = {"proposal.requested": lambda e: on_proposal_requested(e, ctx)}
+    handlers = {ProposalRequested: lambda e: on_proposal_requested(e, ctx)}
     workers = [
-        consume(bus, "proposer", handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
+        consume(bus, TICKETS, handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
         for _ in range(settings.concurrency)
     ]
     try:

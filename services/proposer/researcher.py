@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 from shared.bus import RetryLater
-from shared.events import Edit
+from shared.edits import Edit
 
 
 @dataclass(frozen=True)

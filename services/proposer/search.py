@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass
 
 from services.proposer.constants import Constant, literal, read_constants, rewrite
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 from services.proposer.researcher import Draft, NoIdea, ResearchContext
-from shared.events import Edit
+from shared.edits import Edit
 
 SKIP = ("SEED", "TIME_BUDGET", "EVAL", "VOCAB", "MAX_SEQ_LEN")
 MEMORY_NAMES = ("DEPTH", "LAYER", "DIM", "EMBD", "WIDTH", "HIDDEN", "BATCH", "SEQ", "HEAD", "MLP", "RATIO_MLP", "TOKENS")

@@ -10,13 +10,14 @@ from pathlib import Path
 import structlog
 
 from services.trainer.environment import run_environment
-from services.trainer.progress import CampaignProgress, experiment_id
+from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
-from services.trainer.workspace import Workspace
+from services.trainer.workspace import Workspace, discarded_ref
 from shared.events import (
     CampaignFinished, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested, RunFinished, RunProgress,
     RunStarted, VerdictDecided,
 )
+from shared.ids import campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
 
 log = structlog.get_logger("trainer")
 Publish = Callable[[Event], Awaitable[None]]
@@ -50,7 +51,7 @@ async def request_proposals(ctx: TrainerContext) -> None:
     while progress.started and progress.wants_ticket():
         sequence = progress.tickets + 1
         ticket = ProposalRequested(
-            event_id=f"ticket-{ctx.campaign}-{sequence}", campaign=ctx.campaign,
+            event_id=ticket_id(ctx.campaign, sequence), campaign=ctx.campaign,
             experiment_id=experiment_id(ctx.campaign, sequence), producer=ctx.producer,
             base_commit=ctx.workspace.head(), sequence=sequence,
         )
@@ -58,7 +59,7 @@ async def request_proposals(ctx: TrainerContext) -> None:
         progress.apply(ticket)
     if progress.should_announce_finish():
         finished = CampaignFinished(
-            event_id=f"finished-{ctx.campaign}-{progress.decided}", campaign=ctx.campaign,
+            event_id=campaign_finished_id(ctx.campaign, progress.decided), campaign=ctx.campaign,
             experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,
             experiments=progress.decided, head=ctx.workspace.head(),
         )
@@ -80,10 +81,11 @@ async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str |
     ctx.idle.clear()
     outcome = await ctx.run(on_progress=on_progress)
     finished = RunFinished(
-        **base, event_id=f"run-{experiment}-{commit}", commit=commit, parent=parent, description=description,
+        **base, event_id=run_finished_id(experiment, commit), commit=commit, parent=parent, description=description,
         status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail, exit_code=outcome.exit_code,
         started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=parent is None,
         environment=run_environment(ctx.command, ctx.workspace.path, ctx.gpu, ctx.gpu_label),
+        discard_ref=None if parent is None else discarded_ref(ctx.campaign, commit),
     )
     await ctx.publish(finished)
     ctx.progress.apply(finished)
@@ -109,7 +111,7 @@ async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
     if event.parent != head:
         log.info("commit is stale, asking for it on the new tip", experiment_id=event.experiment_id, head=head[:7])
         await ctx.publish(CommitStale(
-            event_id=f"stale-{event.commit}-{head}", campaign=ctx.campaign, experiment_id=event.experiment_id,
+            event_id=stale_id(event.commit, head), campaign=ctx.campaign, experiment_id=event.experiment_id,
             producer=ctx.producer, commit=event.commit, head=head,
         ))
         return

@@ -13,21 +13,20 @@ from services.trainer.environment import gpu_name
 from services.trainer.handlers import (
     TrainerContext, log_path, on_commit_made, on_proposal_rejected, on_verdict_decided, request_proposals, run_baseline,
 )
-from services.trainer.progress import CampaignProgress, experiment_id
+from services.trainer.consumers import commits, control
+from services.trainer.progress import CampaignProgress
 from services.trainer.runner import run_training, training_environment
 from services.trainer.workspace import Workspace
 from shared.bus import Bus, consume
-from shared.events import CampaignStarted
+from shared.events import (
+    CampaignFinished, CampaignStarted, CommitMade, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
+)
 from shared.gitobjects import base_key, ensure_commit, upload_bundle
-from shared.history import replay
+from shared.replay import replay
+from shared.ids import campaign_started_id, experiment_id
 
 log = structlog.get_logger("trainer")
-HISTORY = ["campaign.*", "proposal.requested", "proposal.rejected", "run.finished", "verdict.decided"]
-
-
-def durable(prefix: str, campaign: str) -> str:
-    """A consumer name per campaign, so trainers of different campaigns never take each other's work."""
-    return f"{prefix}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in campaign)
+HISTORY = [CampaignStarted, CampaignFinished, ProposalRequested, ProposalRejected, RunFinished, VerdictDecided]
 
 
 async def open_campaign(bus: Bus, settings: TrainerSettings, workspace: Workspace, producer: str) -> CampaignProgress:
@@ -39,7 +38,7 @@ async def open_campaign(bus: Bus, settings: TrainerSettings, workspace: Workspac
     if progress.started is None:
         await upload_bundle(bus, workspace.repo, base_key(settings.tag), head)
         started = CampaignStarted(
-            event_id=f"campaign-{settings.tag}", campaign=settings.tag, experiment_id=experiment_id(settings.tag, 0),
+            event_id=campaign_started_id(settings.tag), campaign=settings.tag, experiment_id=experiment_id(settings.tag, 0),
             producer=producer, branch=workspace.branch, base_commit=head, bundle=base_key(settings.tag),
             lookahead=settings.lookahead,
         )
@@ -68,8 +67,8 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     )
     if progress.awaiting_verdict is None:
         ctx.idle.set()
-    control = {"verdict.decided": lambda e: on_verdict_decided(e, ctx), "proposal.rejected": lambda e: on_proposal_rejected(e, ctx)}
-    tasks = [asyncio.create_task(consume(bus, durable("trainer-control", settings.tag), control, stop))]
+    decisions = {VerdictDecided: lambda e: on_verdict_decided(e, ctx), ProposalRejected: lambda e: on_proposal_rejected(e, ctx)}
+    tasks = [asyncio.create_task(consume(bus, control(settings.tag), decisions, stop))]
     await request_proposals(ctx)
     baseline = asyncio.create_task(run_baseline(ctx))
     await asyncio.wait({baseline, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
@@ -78,7 +77,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
         await asyncio.gather(baseline, return_exceptions=True)
     else:
         baseline.result()
-        commits = {"commit.made": lambda e: on_commit_made(e, ctx)}
-        tasks.append(asyncio.create_task(consume(bus, durable("trainer-commits", settings.tag), commits, stop, ack_wait=30.0)))
+        runs = {CommitMade: lambda e: on_commit_made(e, ctx)}
+        tasks.append(asyncio.create_task(consume(bus, commits(settings.tag), runs, stop, ack_wait=30.0)))
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)

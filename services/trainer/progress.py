@@ -15,11 +15,6 @@ from shared.events import (
 )
 
 
-def experiment_id(campaign: str, sequence: int) -> str:
-    """Experiment ids read in order: nov27-0000 is the baseline."""
-    return f"{campaign}-{sequence:04d}"
-
-
 @dataclass
 class CampaignProgress:
     """Counters rebuilt from the event stream, so a restarted trainer resumes exactly."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 
+from services.trainer.workspace_config import load_workspace_config
 from shared.gitobjects import import_ref
 from shared.settings import SettingsError
 
@@ -14,12 +15,60 @@ UNTRACKED = ("run.log", "results.tsv", ".autoresearch/")
 
 
 class WorkspaceError(SettingsError):
-    """The workspace cannot be used as it is; the message says why."""
+    """The workspace cannot be used as it is; the message says why and what to do."""
 
 
 def branch_name(campaign: str) -> str:
     """The campaign branch."""
     return f"autoresearch/{campaign}"
+
+
+def discarded_ref(campaign: str, commit: str) -> str:
+    """The ref that keeps a discarded commit reachable after its branch moves back."""
+    return f"refs/autoresearch/{campaign}/discarded/{commit[:7]}"
+
+
+def open_repository(path: Path) -> git.Repo:
+    """The git repository whose working tree is path."""
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise WorkspaceError(f"{path} is not a git repository (create one with `autoresearch init DIR`)") from None
+
+
+def preflight(workspace: Path, tag: str, resume: bool) -> None:
+    """Refuse, before anything starts, a workspace (or its autoresearch.toml) the trainer could not run campaign tag in."""
+    repo = open_repository(workspace)
+    _require_commits(repo, workspace)
+    branch = branch_name(tag)
+    exists = _has_branch(repo, branch)
+    if exists and not resume:
+        raise WorkspaceError(f"branch {branch} already exists in {workspace}: choose another --tag, or pass --resume to continue that campaign")
+    if resume and not exists:
+        raise WorkspaceError(f"nothing to resume: branch {branch} does not exist in {workspace}")
+    _require_ready(repo, workspace, exists)
+    try:
+        load_workspace_config(workspace)
+    except SettingsError as error:
+        raise WorkspaceError(str(error)) from None
+
+
+def _has_branch(repo: git.Repo, branch: str) -> bool:
+    return f"refs/heads/{branch}" in {ref.path for ref in repo.references}
+
+
+def _require_commits(repo: git.Repo, path: Path) -> None:
+    if not repo.head.is_valid():
+        raise WorkspaceError(f"{path} has no commits yet; commit prepare.py and train.py first")
+
+
+def _require_ready(repo: git.Repo, path: Path, branch_exists: bool) -> None:
+    """A new campaign needs train.py; any campaign needs a clean tree, since checkouts are forced."""
+    if not branch_exists and not (path / "train.py").exists():
+        raise WorkspaceError(f"{path} has no train.py")
+    dirty = repo.git.status("--porcelain", "--untracked-files=no").strip()
+    if dirty:
+        raise WorkspaceError(f"{path} has uncommitted changes to tracked files; commit or stash them first:\n{dirty}")
 
 
 @dataclass
@@ -30,25 +79,20 @@ class Workspace:
     campaign: str
 
     def __post_init__(self) -> None:
-        try:
-            self.repo = git.Repo(self.path)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise WorkspaceError(f"{self.path} is not a git repository") from None
+        self.repo = open_repository(self.path)
         self.branch = branch_name(self.campaign)
 
     def branch_exists(self) -> bool:
         """True when the campaign branch is already there."""
-        return f"refs/heads/{self.branch}" in {ref.path for ref in self.repo.references}
+        return _has_branch(self.repo, self.branch)
 
     def open_campaign(self) -> str:
         """Check out the campaign branch, creating it from HEAD; return its tip."""
+        _require_commits(self.repo, self.path)
+        exists = self.branch_exists()
+        _require_ready(self.repo, self.path, exists)
         self._exclude_untracked()
-        dirty = self.repo.git.status("--porcelain", "--untracked-files=no").strip()
-        if dirty:
-            raise WorkspaceError(f"{self.path} has uncommitted changes to tracked files:\n{dirty}\ncommit or stash them first")
-        if not (self.path / "train.py").exists() and not self.branch_exists():
-            raise WorkspaceError(f"{self.path} has no train.py")
-        if self.branch_exists():
+        if exists:
             self.repo.git.checkout("-f", self.branch)
         else:
             self.repo.git.checkout("-b", self.branch)
@@ -70,7 +114,7 @@ class Workspace:
     def reset_to(self, commit: str, discarded: str | None = None) -> None:
         """Discard: the branch goes back to commit; the discarded commit stays reachable under its own ref."""
         if discarded:
-            self.repo.git.update_ref(f"refs/autoresearch/{self.campaign}/discarded/{discarded[:7]}", discarded)
+            self.repo.git.update_ref(discarded_ref(self.campaign, discarded), discarded)
             self._drop_import_ref(discarded)
         self.repo.git.checkout("-f", "-B", self.branch, commit)
 

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nats
@@ -49,9 +48,13 @@ async def test_up_runs_baseline_and_experiments_then_stops(toy_workspace: Path, 
     seen: list[tuple[str, bytes]] = []
     nc = await collect(nats_server, seen)
     done = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "e2e", "--max-experiments", "6")
-    await nc.flush()
-    await asyncio.sleep(0.2)
+    await nc.publish("test.sentinel", b"")  # reaches the subscriber after everything the campaign published
+    for _ in range(200):
+        if any(subject == "test.sentinel" for subject, _ in seen):
+            break
+        await asyncio.sleep(0.05)
     await nc.close()
+    assert any(subject == "test.sentinel" for subject, _ in seen)
     assert done.returncode == 0, done.stdout + done.stderr
 
     rows = results_rows(toy_workspace)
@@ -123,6 +126,15 @@ def test_up_refuses_uncommitted_changes_to_tracked_files(toy_workspace: Path, na
     done = run_up(toy_workspace, nats_server, "--max-experiments", "1")
     assert done.returncode == 2
     assert "uncommitted changes" in done.stderr and "train.py" in done.stderr
+    assert "autoresearch/" not in git(toy_workspace, "branch", "--list")
+
+
+def test_up_refuses_a_bad_autoresearch_toml_before_starting_anything(toy_workspace: Path, nats_server: str) -> None:
+    (toy_workspace / "autoresearch.toml").write_text("[workspace]\nrun_timeout = -5\n")
+    done = run_up(toy_workspace, nats_server, "--max-experiments", "1")
+    assert done.returncode == 2
+    assert "autoresearch.toml" in done.stderr and "run_timeout" in done.stderr
+    assert not (toy_workspace / ".autoresearch").exists()
     assert "autoresearch/" not in git(toy_workspace, "branch", "--list")
 
 
@@ -276,7 +288,11 @@ async def test_services_killed_mid_campaign_are_restarted_and_nothing_is_lost(to
             break
         await asyncio.sleep(0.1)
     state = str(toy_workspace / ".autoresearch")
-    victims = [line for line in processes_mentioning(state) if re.search(r"service (editor|evaluator|ledger|proposer)", line)]
+    for _ in range(50):  # a service's child between fork and exec briefly shows the service's command line too
+        victims = [line for line in processes_mentioning(state) if re.search(r"service (editor|evaluator|ledger|proposer)", line)]
+        if len(victims) == 4:
+            break
+        await asyncio.sleep(0.1)
     assert len(victims) == 4
     subprocess.run(["pkill", "-9", "-f", rf"service (editor|evaluator|ledger|proposer) --state-dir {re.escape(state)}"], check=True)
     done = await running
@@ -289,12 +305,23 @@ async def test_services_killed_mid_campaign_are_restarted_and_nothing_is_lost(to
     assert git(toy_workspace, "rev-parse", "autoresearch/chaos").startswith(kept[-1][0])
 
 
-def test_a_second_campaign_in_the_same_workspace_ends_promptly(toy_workspace: Path, nats_server: str) -> None:
-    first = run_up(toy_workspace, nats_server, "--tag", "first", "--max-experiments", "1")
+async def test_a_second_campaign_finishes_while_the_first_campaigns_consumers_stay_behind(
+    toy_workspace: Path, nats_server: str,
+) -> None:
+    from shared.bus import STREAM, campaign_durable
+
+    first = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "first", "--max-experiments", "1")
     assert first.returncode == 0, first.stdout + first.stderr
-    started = time.monotonic()
-    second = run_up(toy_workspace, nats_server, "--tag", "second", "--max-experiments", "2")
+    second = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "second", "--max-experiments", "2")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert time.monotonic() - started < 45  # not held up by the first campaign's idle consumers
     assert git(toy_workspace, "rev-parse", "autoresearch/second")
-    assert len(results_rows(toy_workspace)) == 3
+    rows = results_rows(toy_workspace)
+    assert [row[4] for row in rows].count("baseline") == 1 and len(rows) == 3
+    nc = await nats.connect(nats_server)
+    consumers = {c.config.durable_name: c for c in await nc.jetstream().consumers_info(STREAM)}
+    await nc.close()
+    # the first campaign's trainer is gone: its consumers hold the second campaign's events, never to be handled
+    behind = [consumers[campaign_durable(prefix, "first")] for prefix in ("trainer-control", "trainer-commits")]
+    assert sum(c.num_pending + c.num_ack_pending for c in behind) > 0
+    drained = [consumers[campaign_durable(prefix, "second")] for prefix in ("trainer-control", "trainer-commits")]
+    assert all(c.num_pending == 0 and c.num_ack_pending == 0 for c in drained)

@@ -31,7 +31,7 @@ async def eventually(condition: Callable[[], bool], within: float = 10.0) -> Non
 async def consuming(bus: Bus, durable: str, handler: Callable[[Event], Awaitable[None]], **options):
     """Run consume as a task for the duration of the block, then stop it."""
     stop = asyncio.Event()
-    task = asyncio.create_task(consume(bus, durable, {"verdict.decided": handler}, stop, **options))
+    task = asyncio.create_task(consume(bus, durable, {VerdictDecided: handler}, stop, **options))
     try:
         yield stop
     finally:
@@ -68,9 +68,9 @@ async def test_malformed_message_is_set_aside_and_the_next_event_is_handled(bus:
     async def handler(event: Event) -> None:
         seen.append(event)
 
-    await bus.js.publish("verdict.decided", b"{not json", stream=STREAM)
+    await bus.js.publish(VerdictDecided.subject, b"{not json", stream=STREAM)
     wrong_type = CommitStale(campaign="c1", experiment_id="c1-0009", producer="test/1", commit=HEAD, head=HEAD)
-    await bus.js.publish("verdict.decided", wrong_type.model_dump_json().encode(), stream=STREAM)
+    await bus.js.publish(VerdictDecided.subject, wrong_type.model_dump_json().encode(), stream=STREAM)
     await bus.publish(verdict(1))
     async with consuming(bus, "malformed", handler):
         await eventually(lambda: len(seen) == 1)
@@ -165,7 +165,7 @@ async def test_stop_cancels_the_handler_and_the_event_is_redelivered_later(bus: 
     sent = verdict()
     await bus.publish(sent)
     stop = asyncio.Event()
-    first = asyncio.create_task(consume(bus, "interrupted", {"verdict.decided": long}, stop))
+    first = asyncio.create_task(consume(bus, "interrupted", {VerdictDecided: long}, stop))
     await asyncio.wait_for(began.wait(), 10)
     stop.set()
     await asyncio.wait_for(first, 5)

@@ -10,7 +10,7 @@ from services.evaluator.main import EvaluatorSettings, serve
 from shared.bus import Bus
 from shared.events import RunFinished, VerdictDecided, parse_event
 
-BASE, BETTER, WORSE = "b" * 40, "1" * 40, "2" * 40
+BASE, BETTER, WORSE, BEST = "b" * 40, "1" * 40, "2" * 40, "3" * 40
 NOW = datetime(2025, 11, 27, tzinfo=UTC)
 
 
@@ -53,13 +53,14 @@ async def test_restarted_evaluator_judges_against_the_best_from_before(bus: Bus)
     stop, task = start(bus, "second")
     await bus.publish(run(1, BETTER, BASE, 0.9))  # the trainer republished it under a new event id
     await bus.publish(run(2, WORSE, BETTER, 0.95))
-    await wait_for_count(verdicts, 3)
-    await asyncio.sleep(0.5)
+    await bus.publish(run(3, BEST, BETTER, 0.8))  # runs are judged in order: its verdict comes after any for the above
+    await wait_for_count(verdicts, 4)
     stop.set()
     await asyncio.wait_for(task, 10)
 
-    assert len(verdicts) == 3
-    worse = verdicts[2]
+    assert [v.experiment_id for v in verdicts] == ["c1-0000", "c1-0001", "c1-0002", "c1-0003"]  # none again for c1-0001
+    worse, best = verdicts[2], verdicts[3]
     assert (worse.experiment_id, worse.status, worse.head) == ("c1-0002", "discard", BETTER)
     assert (worse.best_before, worse.best_after) == (0.9, 0.9)
     assert worse.producer == "evaluator/second"
+    assert (best.status, best.best_before, best.best_after, best.head) == ("keep", 0.9, 0.8, BEST)

@@ -11,24 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 import uvicorn
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autoresearch.observe import ObserveError, register, watch_events
+from autoresearch.cli import app
+from autoresearch.tail import EventTail, TailError
+from autoresearch.views import EventLines
 from services.ledger.api import create_app
 from services.ledger.store import EventStore
 from shared.bus import Bus
 from shared.embedded import free_port
 from tests.ledger_support import CampaignScript, hand_computed_campaign
-
-
-def observe_app() -> typer.Typer:
-    """The observe commands on their own app, as cli.py registers them."""
-    app = typer.Typer()
-    register(app)
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +49,7 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(observe_app(), list(args), terminal_width=200)
+    result = CliRunner().invoke(app, list(args), terminal_width=200)
     return result.exit_code, result.output
 
 
@@ -103,9 +97,9 @@ def test_commands_explain_an_unknown_campaign_and_an_unreachable_ledger(ledger_u
 
 async def test_watch_prints_one_line_per_event_of_its_campaign(bus: Bus, nats_server: str) -> None:
     out = io.StringIO()
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_events(nats_server, "nov27", Console(file=out, width=200), stop))
-    await asyncio.sleep(0.3)  # subscribed before anything is published
+    lines = EventLines(Console(file=out, width=200), progress="all", timestamps=True)
+    tail = EventTail(nats_server, "nov27", lines.show, lines.notice)
+    await tail.start()
     script = CampaignScript("nov27").start(0).baseline(1.0, 10, 70)
     script.experiment("raise the learning rate", 0.99, 75, 135)
     for event in CampaignScript("other").start(0).events + script.events:
@@ -114,16 +108,27 @@ async def test_watch_prints_one_line_per_event_of_its_campaign(bus: Bus, nats_se
         if "keep nov27-0001" in out.getvalue():
             break
         await asyncio.sleep(0.05)
-    stop.set()
-    await watcher
+    await tail.close()
 
-    lines = out.getvalue().splitlines()
-    assert len(lines) == len(script.events)
-    assert any("proposed nov27-0001 raise the learning rate" in line for line in lines)
-    assert any("keep nov27-0001" in line and "best=0.990000" in line for line in lines)
-    assert not any("campaign other" in line for line in lines)
+    printed = out.getvalue().splitlines()
+    assert len(printed) == len(script.events)
+    assert all(line[:9].count(":") == 2 for line in printed)  # each line starts with its HH:MM:SS
+    assert any("proposed nov27-0001 raise the learning rate" in line for line in printed)
+    assert any("keep nov27-0001" in line and "best=0.990000" in line for line in printed)
+    assert not any("campaign other" in line for line in printed)
 
 
-async def test_watch_reports_a_nats_server_that_is_not_there() -> None:
-    with pytest.raises(ObserveError, match="cannot reach NATS at nats://127.0.0.1:.*NATS_URL"):
-        await watch_events(f"nats://127.0.0.1:{free_port()}", None, Console(file=io.StringIO()), asyncio.Event(), wait=1.0)
+async def test_the_tail_reports_a_nats_server_that_is_not_there() -> None:
+    tail = EventTail(f"nats://127.0.0.1:{free_port()}", None, lambda event: None)
+    with pytest.raises(TailError, match="cannot reach NATS at nats://127.0.0.1:"):
+        await tail.start(wait=1.0)
+
+
+def test_watch_command_names_the_url_and_how_to_change_it() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+
+    code, out = run("watch", "--nats-url", url)
+
+    assert code == 1
+    assert f"cannot reach NATS at {url}" in out and "NATS_URL" in out
+    assert "Traceback" not in out

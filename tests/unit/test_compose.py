@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.trainer.workspace_config import WorkspaceConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("proposer", "editor", "trainer", "evaluator", "ledger")
 
@@ -31,7 +33,22 @@ def test_each_service_runs_its_own_command_against_nats(compose: dict, name: str
     assert service["command"][:2] == ["service", name]
     assert service["environment"]["NATS_URL"] == "nats://nats:4222"
     assert "nats" in service["depends_on"]
-    assert service["image"] == compose["services"]["trainer"]["image"]
+    assert service["build"]["context"] == "."
+
+
+def test_only_the_trainer_image_is_built_with_torch(compose: dict) -> None:
+    services = compose["services"]
+    with_torch = {name: services[name]["build"]["args"]["WITH_TORCH"] for name in SERVICES}
+    assert with_torch == {name: "1" if name == "trainer" else "0" for name in SERVICES}
+    assert len({services[name]["image"] for name in SERVICES if name != "trainer"}) == 1
+    assert services["trainer"]["image"] != services["ledger"]["image"]
+
+
+def test_trainer_leaves_the_workspace_settings_to_autoresearch_toml(compose: dict) -> None:
+    environment = compose["services"]["trainer"]["environment"]
+    for field in WorkspaceConfig.model_fields:
+        variable = f"AUTORESEARCH_{field.upper()}"
+        assert environment.get(variable, f"${{{variable}:-}}") == f"${{{variable}:-}}", variable
 
 
 def test_only_the_trainer_holds_the_gpu_and_the_workspace(compose: dict) -> None:
@@ -62,3 +79,10 @@ def test_dockerfile_installs_the_project_with_the_cli_as_entrypoint() -> None:
     assert "pip install --no-cache-dir ." in dockerfile
     assert 'ENTRYPOINT ["autoresearch"]' in dockerfile
     assert "git" in dockerfile
+
+
+def test_dockerfile_installs_torch_only_when_asked() -> None:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    torch_installs = [line for line in lines if "pip install" in line and ("torch" in line or "[train]" in line)]
+    assert "ARG WITH_TORCH=0" in lines
+    assert torch_installs and all(line.startswith('RUN if [ "$WITH_TORCH" = "1" ]; then pip install') for line in torch_installs)

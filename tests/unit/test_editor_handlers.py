@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from services.editor.handlers import EditorContext, on_commit_stale, on_proposal_created
 from services.editor.repo import EditorRepo
+from services.proposer.llm.answer import AnswerError, parse_answer, to_edits
+from shared.edits import EditError, editable_path
 from shared.events import CommitMade, CommitStale, Edit, ProposalCreated, ProposalRejected
 from tests.conftest import git, make_workspace
 from tests.fakes import FakePublisher
@@ -122,6 +125,50 @@ async def test_proposal_that_breaks_the_syntax_is_rejected(editor):
     [rejected] = publish.events
     assert isinstance(rejected, ProposalRejected)
     assert "does not compile" in rejected.reason and "line" in rejected.reason
+
+
+def llm_answer(*edits: dict) -> str:
+    """A model's answer text carrying the given edit blocks."""
+    return json.dumps({"description": "from the model", "edits": list(edits)})
+
+
+def proposal_of(base: str, edits: list[Edit]) -> ProposalCreated:
+    return ProposalCreated(campaign="c1", experiment_id="c1-0001", producer="proposer/1", base_commit=base,
+                           description="from the model", edits=edits, occurred_at=WHEN)
+
+
+async def test_edits_the_llm_proposer_accepts_are_committed_by_the_editor(editor):
+    repo, base, ctx, publish, _ = editor
+    blocks = [{"search": "DEPTH = 4", "replace": "DEPTH = 5"}, {"search": "DEPTH = 5", "replace": "DEPTH = 6"}]
+    edits = to_edits(parse_answer(llm_answer(*blocks)), TRAIN_PY, max_file_chars=10_000)
+    await on_proposal_created(proposal_of(base, edits), ctx)
+    [made] = publish.events
+    assert isinstance(made, CommitMade)
+    assert repo.read_file(made.commit) == TRAIN_PY.replace("DEPTH = 4", "DEPTH = 6")
+
+
+async def test_search_the_llm_proposer_refuses_is_refused_by_the_editor_for_the_same_reason(editor):
+    _, base, ctx, publish, _ = editor
+    twice = {"search": "DEPTH", "replace": "WIDTH"}  # in the assignment and in the print
+    with pytest.raises(AnswerError) as refused:
+        to_edits(parse_answer(llm_answer(twice)), TRAIN_PY, max_file_chars=10_000)
+    await on_proposal_created(proposal_of(base, [Edit(**twice)]), ctx)
+    [rejected] = publish.events
+    assert isinstance(rejected, ProposalRejected)
+    assert rejected.reason == str(refused.value)
+    assert "occurs 2 times" in rejected.reason
+
+
+async def test_path_the_llm_proposer_refuses_is_refused_by_the_editor_for_the_same_reason(editor):
+    _, base, ctx, publish, _ = editor
+    with pytest.raises(EditError) as rule:
+        editable_path("../train.py")
+    with pytest.raises(AnswerError) as refused:
+        parse_answer(llm_answer({"path": "../train.py", "search": "DEPTH = 4", "replace": "DEPTH = 5"}))
+    await on_proposal_created(proposal_of(base, [Edit(path="../train.py", search="DEPTH = 4", replace="DEPTH = 5")]), ctx)
+    [rejected] = publish.events
+    assert isinstance(rejected, ProposalRejected)
+    assert str(rule.value) in str(refused.value) and str(rule.value) in rejected.reason
 
 
 async def test_proposal_on_an_unknown_base_is_rejected(editor):

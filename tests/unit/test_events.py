@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from shared import events as events_module
 from shared.events import (
-    EVENT_TYPES, CommitMade, Edit, ProposalCreated, RunFinished, VerdictDecided, parse_event,
+    EVENT_CLASSES, EVENT_TYPES, CommitMade, Edit, Event, ProposalCreated, RunFinished, VerdictDecided, parse_event,
 )
 
 SHA = "a" * 40
@@ -101,6 +102,15 @@ def test_garbage_is_an_error(raw: bytes):
         parse_event(raw)
 
 
-def test_every_event_type_is_keyed_by_its_subject():
+def test_each_event_class_publishes_on_the_subject_named_by_its_type():
     assert EVENT_TYPES["commit.made"] is CommitMade
-    assert all(cls.subject == subject for subject, cls in EVENT_TYPES.items())
+    for cls in EVENT_CLASSES:
+        assert cls.subject == cls.model_fields["type"].default, cls.__name__
+    assert proposal().type == ProposalCreated.subject == "proposal.created"
+    assert run_finished().type == RunFinished.subject
+
+
+def test_every_event_class_of_the_module_is_registered_once():
+    defined = {cls for cls in vars(events_module).values() if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event}
+    assert set(EVENT_CLASSES) == defined
+    assert len(EVENT_TYPES) == len(EVENT_CLASSES)  # no two classes share a subject

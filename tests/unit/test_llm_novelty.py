@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 from services.proposer.llm.novelty import change_signature, find_duplicate
 from shared.events import Edit
 

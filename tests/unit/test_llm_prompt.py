@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.proposer.history import ExperimentRecord, build_history
+from services.proposer.records import ExperimentRecord, fold_records
 from services.proposer.llm.prompt import PromptOptions, build_prompt
 from services.proposer.researcher import ResearchContext
 from shared.events import Edit, ProposalCreated, RunFinished, RunProgress, VerdictDecided
@@ -118,6 +118,6 @@ def test_loss_curve_of_the_previous_run_comes_from_progress_events():
                     started_at=now, finished_at=now),
         VerdictDecided(**ids, commit="b" * 40, status="discard", val_bpb=0.99, head=BASE),
     ]
-    text = prompt([baseline(0.98), *build_history(events)])
+    text = prompt([baseline(0.98), *fold_records(events)])
     assert "Training loss: step 0: 5.0000" in text and "step 290: 2.1000" in text
     assert "num_steps: 290" in text

@@ -7,7 +7,7 @@ import json
 import pytest
 from structlog.testing import capture_logs
 
-from services.proposer.history import ExperimentRecord, build_history
+from services.proposer.records import ExperimentRecord, fold_records
 from services.proposer.llm.budget import Budget, Prices
 from services.proposer.llm.client import Completion, LLMUnavailable, Message
 from services.proposer.llm.researcher import LLMResearcher
@@ -105,7 +105,7 @@ async def test_unavailable_model_gives_no_idea_so_the_ticket_waits():
 
 async def test_token_cap_counts_every_proposal_of_the_campaign_and_stops_proposing():
     ids = dict(campaign="c1", producer="proposer/p", base_commit="a" * 40, edits=[Edit(search="a", replace="b")])
-    history = build_history([
+    history = fold_records([
         ProposalCreated(**ids, experiment_id="c1-0001", description="one", input_tokens=500, output_tokens=100),
         ProposalCreated(**ids, experiment_id="c1-0002", description="two", input_tokens=350, output_tokens=50),
         ProposalCreated(**ids, experiment_id="c1-0003", description="by the search proposer"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.editor.edits import apply_edits
+from shared.edits import apply_edits
 from services.proposer.constants import literal, read_constants, rewrite
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 from services.proposer.researcher import Draft, NoIdea, ResearchContext
 from services.proposer.search import SearchResearcher, parse_move
 from shared.events import Edit
@@ -210,7 +210,7 @@ async def test_learning_rate_is_tried_first_more_often_than_weight_decay():
 
 
 async def test_a_change_re_applied_on_a_newer_tip_counts_as_tried_from_that_tip():
-    from services.proposer.history import build_history
+    from services.proposer.records import fold_records
     from shared.events import CommitMade, ProposalCreated
 
     old_base, new_base = "o" * 40, BASE
@@ -221,7 +221,7 @@ async def test_a_change_re_applied_on_a_newer_tip_counts_as_tried_from_that_tip(
         CommitMade(**ids, commit="c" * 40, parent=new_base, message="m", description=draft.description, diff="",
                    lines_added=1, lines_removed=1, bundle="b", rebased_from="d" * 40),
     ]
-    history = build_history(events)
+    history = fold_records(events)
     assert history[0].base_commit == new_base
     for number in range(2, 30):
         again = await propose(TRAIN_PY, history, number=number, base=new_base)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from services.trainer.handlers import (
     TrainerContext, on_commit_made, on_proposal_rejected, on_verdict_decided, request_proposals, run_baseline,
 )
-from services.trainer.progress import CampaignProgress, experiment_id
+from services.trainer.progress import CampaignProgress
+from shared.ids import experiment_id
 from services.trainer.runner import RunOutcome
 from shared.events import (
     CampaignFinished, CampaignStarted, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from services.trainer.progress import CampaignProgress, experiment_id
+from services.trainer.progress import CampaignProgress
+from shared.ids import experiment_id
 from shared.events import (
     CampaignFinished, CampaignStarted, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
 )

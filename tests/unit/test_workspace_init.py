@@ -8,14 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autoresearch.workspace import (
-    WorkspaceConfig,
-    WorkspaceError,
-    adopt_workspace,
-    init_workspace,
-    load_workspace_config,
-)
-from autoresearch.workspace.config import render_workspace_config
+from autoresearch.workspace import InitError, adopt_workspace, init_workspace
+from services.trainer.workspace_config import load_workspace_config
 
 WORKSPACE_FILES = [".gitignore", "autoresearch.toml", "prepare.py", "program.md", "train.py"]
 
@@ -70,7 +64,7 @@ def test_init_refuses_a_non_empty_target(tmp_path: Path):
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
 
-    with pytest.raises(WorkspaceError, match="busy"):
+    with pytest.raises(InitError, match="busy"):
         init_workspace(target)
     assert (target / "notes.txt").read_text() == "keep me"
 
@@ -85,7 +79,7 @@ def test_init_rejects_unusable_data_naming_the_path(tmp_path: Path, case: str):
     if case == "blank_txt":
         (data / "blank.txt").write_text("  \n")
 
-    with pytest.raises(WorkspaceError, match=str(data)):
+    with pytest.raises(InitError, match=str(data)):
         init_workspace(tmp_path / "ws", data=data)
     assert not (tmp_path / "ws").exists()
 
@@ -96,8 +90,16 @@ def test_parquet_data_without_pyarrow_says_pyarrow_is_needed(tmp_path: Path):
     data.mkdir()
     (data / "shard_000.parquet").write_bytes(b"PAR1")
 
-    with pytest.raises(WorkspaceError, match="pyarrow"):
+    with pytest.raises(InitError, match="pyarrow"):
         init_workspace(tmp_path / "ws", data=data)
+
+
+def test_init_without_torch_names_the_train_extra_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails as if it were not installed
+
+    with pytest.raises(InitError, match=r"torch.*autoresearch-services\[train\]"):
+        init_workspace(tmp_path / "ws")
+    assert not (tmp_path / "ws").exists()
 
 
 def test_text_data_is_split_into_train_and_val_caches(text_workspace: Path):
@@ -182,28 +184,3 @@ def test_adopt_reports_a_folder_that_is_not_a_git_repository(tmp_path: Path):
     (tmp_path / "train.py").write_text("")
 
     assert any("not a git repository" in p for p in adopt_workspace(tmp_path))
-
-
-def test_config_round_trips_and_missing_file_gives_defaults(tmp_path: Path):
-    assert load_workspace_config(tmp_path) == WorkspaceConfig()
-    (tmp_path / "autoresearch.toml").write_text('[workspace]\ntrain_command = "uv run train.py"\nrun_timeout = 300\n')
-
-    assert load_workspace_config(tmp_path) == WorkspaceConfig(train_command="uv run train.py", run_timeout=300)
-
-
-def test_config_text_round_trips_quotes_and_backslashes(tmp_path: Path):
-    config = WorkspaceConfig(train_command='"/opt/my python/bin/python" C:\\x train.py', run_timeout=90)
-    (tmp_path / "autoresearch.toml").write_text(render_workspace_config(config))
-
-    assert load_workspace_config(tmp_path) == config
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["[workspace\ntrain_command = 1", "[workspace]\nrun_timeout = 'soon'\n", "workspace = 3\n"],
-)
-def test_config_rejects_malformed_toml_naming_the_file(tmp_path: Path, text: str):
-    (tmp_path / "autoresearch.toml").write_text(text)
-
-    with pytest.raises(ValueError, match="autoresearch.toml"):
-        load_workspace_config(tmp_path)

@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.events import Edit
+from shared.edits import EDITABLE, Edit, EditError, apply_edits, editable_path
 
-EDITABLE = "train.py"
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -30,9 +29,7 @@ class EditAnswer(BaseModel):
     @field_validator("path")
     @classmethod
     def _only_train_py(cls, value: str) -> str:
-        if value.removeprefix("./") != EDITABLE:  # the editor's rule: ../train.py is another file
-            raise ValueError(f"only {EDITABLE} may change, not {value!r}")
-        return EDITABLE
+        return editable_path(value)
 
 
 class Answer(BaseModel):
@@ -103,33 +100,16 @@ def parse_answer(text: str) -> Answer:
 
 
 def to_edits(answer: Answer, train_py: str, max_file_chars: int) -> list[Edit]:
-    """The answer as edits on train.py, checked the way the editor will check them."""
+    """The answer as edits on train.py that apply, or AnswerError with the editor's reason."""
     if answer.train_py is not None:
         if len(answer.train_py) > max_file_chars:
             raise AnswerError(f"train_py is {len(answer.train_py)} characters, over the limit of {max_file_chars}; use edits")
-        # The whole current file occurs exactly once in itself, so the editor accepts this as one edit.
+        # The whole current file occurs exactly once in itself, so it applies as one edit.
         edits = [Edit(search=train_py, replace=answer.train_py)]
     else:
-        edits = [Edit(search=e.search, replace=e.replace) for e in answer.edits or []]
-    check_edits(train_py, edits)
-    return edits
-
-
-def check_edits(source: str, edits: list[Edit]) -> None:
-    """Raise AnswerError unless every search matches exactly once in turn and the result compiles."""
-    result = source
-    for number, edit in enumerate(edits, start=1):
-        count = result.count(edit.search)
-        if count != 1:
-            where = "does not occur" if count == 0 else f"occurs {count} times"
-            raise AnswerError(
-                f"edit {number}: the search text {where} in {EDITABLE}; it must be copied exactly "
-                f"(whitespace included) and match exactly once: {edit.search[:200]!r}"
-            )
-        result = result.replace(edit.search, edit.replace, 1)
-    if result == source:
-        raise AnswerError(f"the edits leave {EDITABLE} unchanged")
+        edits = [Edit(path=e.path, search=e.search, replace=e.replace) for e in answer.edits or []]
     try:
-        compile(result, EDITABLE, "exec")
-    except SyntaxError as exc:
-        raise AnswerError(f"{EDITABLE} does not compile after the edits: line {exc.lineno}: {exc.msg}") from None
+        apply_edits(train_py, edits)
+    except EditError as exc:
+        raise AnswerError(str(exc)) from None
+    return edits

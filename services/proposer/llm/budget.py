@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 
 
 @dataclass(frozen=True)

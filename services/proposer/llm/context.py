@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 
 LOG_LINES = 50
 

@@ -6,8 +6,8 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from services.proposer.history import ExperimentRecord
-from shared.events import Edit
+from services.proposer.records import ExperimentRecord
+from shared.edits import Edit
 
 _COMMENT = re.compile(r"\s+#[^'\"]*$")
 _WORDS = re.compile(r"[^a-z0-9.]+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from services.proposer.history import ExperimentRecord
+from services.proposer.records import ExperimentRecord
 
 HEADER = "| experiment | status | val_bpb | memory_gb | description | note |\n|---|---|---|---|---|---|"
 

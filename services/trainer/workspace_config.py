@@ -1,4 +1,6 @@
-"""Per-workspace settings, read from autoresearch.toml."""
+"""A workspace's own trainer settings: the [workspace] table of its autoresearch.toml."""
+
+from __future__ import annotations
 
 import json
 import tomllib
@@ -6,38 +8,41 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.settings import SettingsError
+
 CONFIG_FILE = "autoresearch.toml"
 
 
 class WorkspaceConfig(BaseModel):
-    """The [workspace] table of autoresearch.toml."""
+    """The [workspace] table of autoresearch.toml; every field is a TrainerSettings field it sets."""
 
     model_config = ConfigDict(extra="forbid")
 
     train_command: str | None = Field(
-        None, description="Shell command that trains once, run in the workspace; its output goes to run.log."
+        None, min_length=1, description="Shell command that trains once, run in the workspace; its output goes to run.log."
     )
     run_timeout: int | None = Field(
         None, gt=0, description="Seconds after which a training run is killed and counted as a crash."
     )
 
 
-def load_workspace_config(path: Path) -> WorkspaceConfig:
-    """Read <path>/autoresearch.toml; a missing file gives the defaults, a malformed one a ValueError."""
-    file = Path(path) / CONFIG_FILE
+def load_workspace_config(workspace: Path) -> WorkspaceConfig:
+    """Read <workspace>/autoresearch.toml; a missing file sets nothing, a malformed one raises SettingsError naming it."""
+    file = Path(workspace) / CONFIG_FILE
     if not file.exists():
         return WorkspaceConfig()
     try:
         document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{file} is not valid TOML: {error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        raise SettingsError(f"{file} is not readable TOML: {error}") from None
     table = document.get("workspace", {})
     if not isinstance(table, dict):
-        raise ValueError(f"{file}: 'workspace' must be a table, like [workspace]")
+        raise SettingsError(f"{file}: 'workspace' must be a table, like [workspace]")
     try:
         return WorkspaceConfig.model_validate(table)
     except ValidationError as error:
-        raise ValueError(f"{file} has a bad [workspace] table: {error}") from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"{file} has a bad [workspace] table: {problems}") from None
 
 
 def render_workspace_config(config: WorkspaceConfig) -> str:

@@ -1,0 +1,57 @@
+"""`autoresearch service NAME`: one service in this process, its flags checked against its settings first."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autoresearch.services import SERVICES
+from autoresearch.terminal import fail
+from shared.settings import SettingsError, load_settings
+
+
+def service(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    nats_url: Annotated[str | None, typer.Option(envvar="NATS_URL", help="NATS server URL.")] = None,
+    nats_creds: Annotated[str | None, typer.Option(envvar="NATS_CREDS", help="NATS credentials file.")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="Folder for this service's own files.")] = None,
+    instance: Annotated[str | None, typer.Option(help="Instance name (default host-pid).")] = None,
+    workspace: Annotated[Path | None, typer.Option(help="trainer: the workspace repository.")] = None,
+    tag: Annotated[str | None, typer.Option(help="trainer, ledger: the campaign tag.")] = None,
+    train_command: Annotated[str | None, typer.Option(help="trainer: the train command.")] = None,
+    run_timeout: Annotated[float | None, typer.Option(help="trainer: run wall-clock limit in seconds.")] = None,
+    gpu: Annotated[str | None, typer.Option(help="trainer: CUDA_VISIBLE_DEVICES for runs.")] = None,
+    lookahead: Annotated[int | None, typer.Option(help="trainer: proposals prepared ahead.")] = None,
+    max_experiments: Annotated[int | None, typer.Option(help="trainer: experiments beyond the baseline.")] = None,
+    results: Annotated[Path | None, typer.Option(help="ledger: results.tsv path for --tag.")] = None,
+    http_host: Annotated[str | None, typer.Option(help="ledger: API host.")] = None,
+    http_port: Annotated[int | None, typer.Option(help="ledger: API port (0 = off).")] = None,
+    proposer: Annotated[str | None, typer.Option(help="proposer: search or llm.")] = None,
+    llm_provider: Annotated[str | None, typer.Option(help="proposer: openai or anthropic.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="proposer: the LLM endpoint, e.g. http://localhost:8000/v1.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="proposer: the model; each proposer may use its own.")] = None,
+    log_level: Annotated[str, typer.Option(envvar="AUTORESEARCH_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Run one service in this process."""
+    if name not in SERVICES:
+        fail(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
+    settings_cls, serve = SERVICES[name]()
+    given = dict(
+        nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
+        train_command=train_command, run_timeout=run_timeout, gpu=gpu, lookahead=lookahead,
+        max_experiments=max_experiments, results_path=results, http_host=http_host, http_port=http_port, proposer=proposer,
+        llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model,
+    )
+    foreign = [key for key, value in given.items() if value is not None and key not in settings_cls.model_fields]
+    if foreign:
+        flags = ", ".join("--" + key.replace("_", "-").replace("results-path", "results") for key in foreign)
+        fail(f"{flags} does not apply to the {name} service")
+    from shared.runtime import run_service
+    try:
+        settings = load_settings(settings_cls, **given)
+        run_service(name, settings, functools.partial(serve, settings=settings), log_level)
+    except SettingsError as exc:
+        fail(str(exc))

@@ -1,0 +1,107 @@
+"""How a campaign reads on the console: one line per event, the verdict table, the summary lines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+
+from shared.events import (
+    CampaignFinished, CampaignStarted, CommitMade, CommitStale, Event, ProposalCreated, ProposalRejected, RunFinished,
+    RunProgress, RunStarted, VerdictDecided,
+)
+
+STATUS_STYLE = {"keep": "green", "discard": "yellow", "crash": "red"}
+
+
+def describe(event: Event) -> str | None:
+    """One line for an event a person watching wants to see; None for the rest (e.g. proposal tickets)."""
+    exp = event.experiment_id
+    if isinstance(event, CampaignStarted):
+        return f"campaign [bold]{event.campaign}[/] on {event.branch} from {event.base_commit[:7]}"
+    if isinstance(event, ProposalCreated):
+        return f"[dim]proposed[/] {exp} {event.description}"
+    if isinstance(event, ProposalRejected):
+        return f"[magenta]rejected[/] {exp}: {event.reason}"
+    if isinstance(event, CommitMade):
+        return f"[dim]committed[/] {exp} {event.commit[:7]} +{event.lines_added} -{event.lines_removed}"
+    if isinstance(event, CommitStale):
+        return f"[dim]stale[/] {exp} {event.commit[:7]}, re-applying on {event.head[:7]}"
+    if isinstance(event, RunStarted):
+        return f"[cyan]▶ {exp}[/] {event.commit[:7]} {event.description}"
+    if isinstance(event, RunProgress):
+        percent = f" ({event.percent:.0f}%)" if event.percent is not None else ""
+        loss = f" loss {event.loss:.4f}" if event.loss is not None else ""
+        return f"  {exp} step {event.step}{percent}{loss}"
+    if isinstance(event, RunFinished):
+        value = event.metrics.get("val_bpb")
+        return f"  {exp} run {event.status}" + (f" val_bpb={value:.6f}" if isinstance(value, float) else "")
+    if isinstance(event, VerdictDecided):
+        best = f" best={event.best_after:.6f}" if event.best_after is not None else ""
+        return f"[{STATUS_STYLE[event.status]}]{event.status:>7}[/] {exp} {event.commit[:7]} {event.description}{best}"
+    if isinstance(event, CampaignFinished):
+        return f"campaign {event.campaign} finished after {event.experiments} experiments"
+    return None
+
+
+def duration(seconds: float | None) -> str:
+    """1h 02m, 3m 04s, 12s."""
+    if seconds is None:
+        return "–"
+    s = round(seconds)
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def bpb(value: float | None) -> str:
+    """val_bpb to 6 decimals, a dash when there is none."""
+    return "–" if value is None else f"{value:.6f}"
+
+
+def verdict_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
+    """Decided experiments as a table coloured by status; rows carry the fields of VerdictDecided (or the API's experiments)."""
+    table = Table(title=title, title_justify="left")
+    for name in ("experiment", "commit", "val_bpb", "GB", "status"):
+        table.add_column(name, no_wrap=True, justify="right" if name in ("val_bpb", "GB") else "left")
+    table.add_column("description", ratio=1)
+    for row in rows:
+        memory = "0.0" if row["status"] == "crash" else f"{row['memory_gb'] or 0:.1f}"
+        table.add_row(row["experiment_id"], (row["commit"] or "")[:7], bpb(row["val_bpb"]), memory,
+                      row["status"], row["description"], style=STATUS_STYLE.get(row["status"], ""))
+    return table
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The ledger's campaign summary in a few lines: state, counts, running experiment, best so far."""
+    counts = summary["counts"]
+    state = "finished" if summary["finished"] else "training" if summary["running"] else "waiting"
+    idle = f"{summary['idle_share'] * 100:.1f}%" if summary["idle_share"] is not None else "–"
+    lines = [
+        f"campaign [bold]{summary['campaign']}[/] · {state} · {summary['experiments_total']} decided "
+        f"([green]{counts['keep']} kept[/], [yellow]{counts['discard']} discarded[/], [red]{counts['crash']} crashed[/], "
+        f"{counts['rejected']} rejected) · wall {duration(summary['wall_seconds'])} · trainer idle {idle}"
+    ]
+    run = summary["running"]
+    if run:
+        percent = run["percent"]
+        bar = "█" * round((percent or 0) / 10) + "░" * (10 - round((percent or 0) / 10))
+        figures = " ".join(part for part in (
+            f"{percent:.1f}%" if percent is not None else "starting",
+            f"step {run['step']}" if run["step"] is not None else "",
+            f"loss {run['loss']:.4f}" if run["loss"] is not None else "",
+        ) if part)
+        what = f"{run['experiment_id']} {run['commit'][:7]} {run['description']}"
+        lines.append(f"[cyan]running[/]  {what}  {bar} {figures} · {duration(run['elapsed_seconds'])}")
+    else:
+        lines.append("[dim]no run in progress[/]")
+    if summary["best_val_bpb"] is not None:
+        gain = summary["improvement_percent"]
+        versus = f" ({gain:.2f}% below baseline {bpb(summary['baseline_val_bpb'])})" if gain is not None else ""
+        what = f"{summary['best_commit'][:7]} {summary['best_description']}"
+        lines.append(f"[green]best[/]     {bpb(summary['best_val_bpb'])}{versus} {what}")
+    lines.append(f"trend    {summary.get('trajectory', 'starting')}")
+    tokens_in, tokens_out = summary.get("proposal_input_tokens", 0), summary.get("proposal_output_tokens", 0)
+    if tokens_in or tokens_out:
+        cost = f" · cost {summary['proposal_cost']:.4f}" if summary.get("proposal_cost") is not None else ""
+        lines.append(f"proposer {tokens_in:,} tokens in, {tokens_out:,} out{cost}")
+    return lines

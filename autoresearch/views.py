@@ -1,0 +1,136 @@
+"""Events as they happen: a live table and progress bar on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from autoresearch.display import describe, verdict_table
+from shared.events import (
+    CampaignFinished, CampaignStarted, Event, ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
+)
+
+ProgressLines = Literal["quarters", "all", "none"]
+
+
+class EventLines:
+    """A line per event; run progress every quarter of a run, at every step, or not at all."""
+
+    def __init__(self, console: Console, progress: ProgressLines = "quarters", timestamps: bool = False) -> None:
+        self.console, self.progress, self.timestamps = console, progress, timestamps
+        self.reported_quarter = -1
+
+    def show(self, event: Event) -> None:
+        """Print the event's line, unless it is a progress line not wanted."""
+        if isinstance(event, RunProgress) and not self._wanted(event):
+            return
+        if isinstance(event, (RunStarted, RunFinished)):
+            self.reported_quarter = -1
+        if line := describe(event):
+            stamp = f"[dim]{event.occurred_at:%H:%M:%S}[/] " if self.timestamps else ""
+            self.console.print(stamp + line, highlight=False, soft_wrap=True)
+
+    def _wanted(self, event: RunProgress) -> bool:
+        if self.progress != "quarters":
+            return self.progress == "all"
+        quarter = -1 if event.percent is None else int(event.percent // 25)
+        if quarter <= self.reported_quarter:
+            return False
+        self.reported_quarter = quarter
+        return True
+
+    def notice(self, text: str) -> None:
+        """A line about the connection, not about the campaign."""
+        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+
+    def start(self) -> None:
+        """Nothing to set up for plain lines."""
+
+    def stop(self) -> None:
+        """Nothing to tear down for plain lines."""
+
+
+class LiveView:
+    """The table of decided experiments and a bar for the current run, redrawn in place; other news as lines above."""
+
+    LINES = (CampaignStarted, ProposalRejected, CampaignFinished)  # what the table and the bar do not show
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.verdicts: list[VerdictDecided] = []
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+        self.task: TaskID | None = None
+        self.live = Live(self._render(), console=console, refresh_per_second=4)
+
+    def _render(self) -> Group:
+        best = next((v.best_after for v in reversed(self.verdicts) if v.best_after is not None), None)
+        title = "experiments" + (f" · best val_bpb {best:.6f}" if best is not None else "")
+        return Group(verdict_table([v.model_dump() for v in self.verdicts[-20:]], title), self.bar)
+
+    def show(self, event: Event) -> None:
+        """Update the table or the bar, or print a line above them."""
+        if isinstance(event, RunProgress):
+            self.progress(event)
+        elif isinstance(event, RunStarted):
+            self.run_started(event)
+        elif isinstance(event, RunFinished):
+            self.run_ended()
+        elif isinstance(event, VerdictDecided):
+            self.verdict(event)
+        elif isinstance(event, self.LINES) and (line := describe(event)):
+            self.console.print(line, highlight=False, soft_wrap=True)
+
+    def verdict(self, event: VerdictDecided) -> None:
+        """Add a row to the table."""
+        self.verdicts.append(event)
+        self.live.update(self._render())
+
+    def run_started(self, event: RunStarted) -> None:
+        """Show a fresh bar for the run."""
+        self.run_ended()
+        self.task = self.bar.add_task(f"{event.experiment_id} {event.description[:40]}", total=100, loss="")
+
+    def progress(self, event: RunProgress) -> None:
+        """Move the bar."""
+        if self.task is not None:
+            loss = f"loss {event.loss:.4f}" if event.loss is not None else ""
+            self.bar.update(self.task, completed=event.percent or 0.0, loss=loss)
+
+    def run_ended(self) -> None:
+        """Take the run's bar away."""
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+    def notice(self, text: str) -> None:
+        """A line about the connection, above the table."""
+        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+
+    def start(self) -> None:
+        """Begin redrawing."""
+        self.live.start()
+
+    def stop(self) -> None:
+        """Leave the last table on the screen."""
+        self.run_ended()
+        self.live.stop()
+
+
+def campaign_view(console: Console) -> LiveView | EventLines:
+    """The live view on a terminal, plain lines elsewhere (a log file, a pipe)."""
+    return LiveView(console) if console.is_terminal else EventLines(console)
+
+
+def print_results(console: Console, results: Path, rows: bool) -> None:
+    """Where results.tsv is and how many rows it holds; with rows, its lines too."""
+    if not results.exists():
+        return
+    lines = [line for line in results.read_text().splitlines() if line.strip()]
+    if rows:
+        console.print("\n".join(lines), highlight=False, markup=False)
+    console.print(f"results: {len(lines) - 1} rows in {results}", highlight=False)

@@ -1,0 +1,58 @@
+"""A proposer replays the campaigns once, then folds in only the events that came since."""
+
+from __future__ import annotations
+
+from services.proposer.follow import CampaignFollower
+from shared.bus import Bus
+from shared.edits import Edit
+from shared.events import ProposalCreated, RunProgress, VerdictDecided
+from shared.replay import EventTail
+
+HEAD = "a" * 40
+
+
+def proposal(campaign: str, number: int) -> ProposalCreated:
+    return ProposalCreated(campaign=campaign, experiment_id=f"{campaign}-{number:04d}", producer="test/1",
+                           base_commit=HEAD, description=f"idea {number}", edits=[Edit(search="A", replace="B")])
+
+
+def verdict(campaign: str, number: int, status: str = "discard") -> VerdictDecided:
+    return VerdictDecided(campaign=campaign, experiment_id=f"{campaign}-{number:04d}", producer="test/1",
+                          commit=f"{number:040d}", status=status, val_bpb=1.0 - number / 100, head=HEAD)
+
+
+class CountingTail(EventTail):
+    """An EventTail that counts the events each call brings back."""
+
+    fetched: list[int]
+
+    async def fetch_new(self):
+        events = await super().fetch_new()
+        self.fetched = [*getattr(self, "fetched", []), len(events)]
+        return events
+
+
+async def test_each_catch_up_reads_only_events_published_since_the_last(bus: Bus):
+    follower = CampaignFollower(bus)
+    follower.tails = [CountingTail(bus, tail_kinds) for tail_kinds in ([ProposalCreated, VerdictDecided],)]
+    for number in range(1, 21):
+        await bus.publish(proposal("c1", number))
+        await bus.publish(verdict("c1", number))
+    records = await follower.records("c1")
+    assert [r.status for r in records.records()] == ["discard"] * 20
+    await bus.publish(proposal("c1", 21))
+    await bus.publish(verdict("c2", 1))
+    records = await follower.records("c1")
+    assert records.get("c1-0021").proposed and records.get("c1-0021").status == "pending"
+    assert follower.tails[0].fetched == [40, 2]  # the second ticket did not replay the first forty events
+    assert [r.experiment_id for r in (await follower.records("c2")).records()] == []  # c2's verdict has no proposal
+
+
+async def test_loss_curves_come_from_the_progress_stream_only_when_asked(bus: Bus):
+    await bus.publish(proposal("c1", 1))
+    for step in (1, 2, 3):
+        await bus.publish(RunProgress(campaign="c1", experiment_id="c1-0001", producer="test/1", commit=HEAD,
+                                      step=step, loss=3.0 - step))
+    plain, curious = CampaignFollower(bus), CampaignFollower(bus, loss_curves=True)
+    assert (await plain.records("c1")).get("c1-0001").loss_curve == []
+    assert (await curious.records("c1")).get("c1-0001").loss_curve == [(1, 2.0), (2, 1.0), (3, 0.0)]
