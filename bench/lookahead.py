@@ -23,17 +23,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from recording import record_campaign
-
-TRAIN_PY = """import math
-import time
-LEARNING_RATE = 0.01
-time.sleep({train})
-print("---")
-print(f"val_bpb: {{1.0 + (math.log10(LEARNING_RATE) - math.log10(0.0145)) ** 2:.6f}}")
-print("peak_vram_mb: 100.0")
-"""
-
+from recording import make_workspace, record_campaign
 
 def start_thinking_model(think: float) -> tuple[ThreadingHTTPServer, str]:
     """A Chat Completions endpoint that proposes a new learning rate after `think` seconds."""
@@ -64,14 +54,6 @@ def start_thinking_model(think: float) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
-
-
-def make_workspace(path: Path, train: float) -> None:
-    path.mkdir(parents=True)
-    (path / "prepare.py").write_text("TIME_BUDGET = 1\n")
-    (path / "train.py").write_text(TRAIN_PY.format(train=train))
-    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
 
 
 async def campaign(root: Path, lookahead: int, args: argparse.Namespace, model_url: str) -> list[dict]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 
 from shared.embedded import EmbeddedNats
+from shared.events import RunFinished
 
 
 async def record_campaign(command: list[str], nats_dir: Path, env: dict[str, str] | None = None) -> tuple[float, list[dict]]:
@@ -24,7 +25,7 @@ async def record_campaign(command: list[str], nats_dir: Path, env: dict[str, str
     async def keep(msg) -> None:
         runs.append(json.loads(msg.data))
 
-    await nc.subscribe("run.finished", cb=keep)
+    await nc.subscribe(RunFinished.subject, cb=keep)
     started = time.monotonic()
     done = await asyncio.to_thread(subprocess.run, command, env={**os.environ, **(env or {}), "NATS_URL": url},
                                    capture_output=True, text=True)
@@ -35,3 +36,22 @@ async def record_campaign(command: list[str], nats_dir: Path, env: dict[str, str
     if done.returncode != 0:
         raise SystemExit(f"autoresearch up failed ({done.returncode}): {done.stderr[-2000:]}")
     return wall, runs
+
+
+TRAIN_PY = """import math
+import time
+LEARNING_RATE = 0.01
+time.sleep({train})
+print("---")
+print(f"val_bpb: {{1.0 + (math.log10(LEARNING_RATE) - math.log10(0.0145)) ** 2:.6f}}")
+print("peak_vram_mb: 100.0")
+"""
+
+
+def make_workspace(path: Path, train: float) -> None:
+    """A git workspace whose train.py sleeps `train` seconds and scores its LEARNING_RATE on a known curve."""
+    path.mkdir(parents=True)
+    (path / "prepare.py").write_text("TIME_BUDGET = 1\n")
+    (path / "train.py").write_text(TRAIN_PY.format(train=train))
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]):
+        subprocess.run(["git", *args], cwd=path, check=True)

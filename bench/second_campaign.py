@@ -22,25 +22,8 @@ from pathlib import Path
 import nats
 
 from shared.bus import STREAM, campaign_durable
+from recording import make_workspace
 from shared.embedded import EmbeddedNats
-
-TRAIN_PY = """import math
-import time
-LEARNING_RATE = 0.01
-time.sleep({train})
-print("---")
-print(f"val_bpb: {{1.0 + (math.log10(LEARNING_RATE) - math.log10(0.0145)) ** 2:.6f}}")
-print("peak_vram_mb: 100.0")
-"""
-
-
-def make_workspace(path: Path, train: float) -> None:
-    path.mkdir(parents=True)
-    (path / "prepare.py").write_text("TIME_BUDGET = 1\n")
-    (path / "train.py").write_text(TRAIN_PY.format(train=train))
-    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
-
 
 def campaign(workspace: Path, url: str, tag: str, experiments: int) -> float:
     """Run one campaign to its experiment limit; return its wall time."""

@@ -42,6 +42,11 @@ def stream_of(kinds: Iterable[type[Event]]) -> str:
     return streams.pop()
 
 
+def redelivery_delay(delivered: int, retry_later: bool) -> float:
+    """Seconds before a handed-back event comes again: longer for 'not now' than for a handler that failed."""
+    return min(5.0 * delivered, 60.0) if retry_later else min(2.0 * delivered, 30.0)
+
+
 def campaign_durable(prefix: str, campaign: str) -> str:
     """A durable consumer name for one campaign, made of the characters NATS allows."""
     return f"{prefix}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in campaign)
@@ -200,7 +205,7 @@ async def handle_message(
     except RetryLater as exc:
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         log.warning("event handed back for later", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
-        await msg.nak(delay=min(5.0 * delivered, 60.0))
+        await msg.nak(delay=redelivery_delay(delivered, retry_later=True))
     except Exception as exc:  # a handler bug must not take the consumer down
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         log.exception("handler failed", subject=msg.subject, experiment_id=event.experiment_id, delivered=delivered)
@@ -208,7 +213,7 @@ async def handle_message(
             log.error("event set aside after retries", subject=msg.subject, reason=str(exc)[:500])
             await msg.term()
         else:
-            await msg.nak(delay=min(2.0 * delivered, 30.0))
+            await msg.nak(delay=redelivery_delay(delivered, retry_later=False))
     else:
         await msg.ack()
     finally:

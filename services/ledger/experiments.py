@@ -13,14 +13,14 @@ from shared.events import (
 )
 
 # run.progress is left out on purpose: a night holds thousands of step lines and only the latest matters.
-HISTORY_TYPES = [
+VIEW_TYPES = [
     CampaignStarted, CampaignFinished, ProposalCreated, ProposalRejected, CommitMade, RunStarted, RunFinished,
     VerdictDecided,
 ]
 
 
 @dataclass
-class CampaignHistory:
+class CampaignView:
     """A campaign's events as the read API needs them, loaded once per request."""
 
     campaign: str
@@ -28,10 +28,10 @@ class CampaignHistory:
     progress: RunProgress | None = None
 
     @classmethod
-    def load(cls, store: EventStore, campaign: str) -> CampaignHistory:
+    def load(cls, store: EventStore, campaign: str) -> CampaignView:
         """Everything but the step lines, plus the latest step line."""
         progress = store.latest(campaign, RunProgress)
-        return cls(campaign, store.events(campaign, HISTORY_TYPES), progress if isinstance(progress, RunProgress) else None)
+        return cls(campaign, store.events(campaign, VIEW_TYPES), progress if isinstance(progress, RunProgress) else None)
 
     @cached_property
     def experiments(self) -> list[ExperimentDetail]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ledger.experiments import CampaignHistory
+from services.ledger.experiments import CampaignView
 from services.ledger.store import EventStore
 from services.ledger.summary import summarize
 
@@ -44,38 +44,38 @@ class Exposition:
 def render_metrics(store: EventStore, sse_clients: int = 0) -> str:
     """Every campaign's figures as Prometheus metrics."""
     out = Exposition()
-    histories = [CampaignHistory.load(store, campaign) for campaign in store.campaigns()]
-    summaries = [(history, summarize(history)) for history in histories]
+    views = [CampaignView.load(store, campaign) for campaign in store.campaigns()]
+    summaries = [(view, summarize(view)) for view in views]
     out.family("autoresearch_experiments", "gauge", "Experiments by outcome (keep, discard, crash, rejected).")
-    for history, summary in summaries:
+    for view, summary in summaries:
         for status, count in summary.counts.model_dump().items():
-            out.sample("autoresearch_experiments", count, campaign=history.campaign, status=status)
+            out.sample("autoresearch_experiments", count, campaign=view.campaign, status=status)
     out.family("autoresearch_best_val_bpb", "gauge", "Best val_bpb kept so far.")
-    for history, summary in summaries:
+    for view, summary in summaries:
         if summary.best_val_bpb is not None:
-            out.sample("autoresearch_best_val_bpb", summary.best_val_bpb, campaign=history.campaign)
+            out.sample("autoresearch_best_val_bpb", summary.best_val_bpb, campaign=view.campaign)
     out.family("autoresearch_baseline_val_bpb", "gauge", "val_bpb of the campaign's unchanged baseline.")
-    for history, summary in summaries:
+    for view, summary in summaries:
         if summary.baseline_val_bpb is not None:
-            out.sample("autoresearch_baseline_val_bpb", summary.baseline_val_bpb, campaign=history.campaign)
+            out.sample("autoresearch_baseline_val_bpb", summary.baseline_val_bpb, campaign=view.campaign)
     out.family("autoresearch_run_duration_seconds", "histogram", "Wall-clock duration of finished training runs.")
-    for history in histories:
-        durations = [row.duration_seconds for row in history.experiments if row.finished_at and row.duration_seconds is not None]
+    for view in views:
+        durations = [row.duration_seconds for row in view.experiments if row.finished_at and row.duration_seconds is not None]
         for bound in DURATION_BUCKETS:
             within = sum(d <= bound for d in durations)
-            out.sample("autoresearch_run_duration_seconds_bucket", within, campaign=history.campaign, le=number(bound))
-        out.sample("autoresearch_run_duration_seconds_bucket", len(durations), campaign=history.campaign, le="+Inf")
-        out.sample("autoresearch_run_duration_seconds_sum", sum(durations), campaign=history.campaign)
-        out.sample("autoresearch_run_duration_seconds_count", len(durations), campaign=history.campaign)
+            out.sample("autoresearch_run_duration_seconds_bucket", within, campaign=view.campaign, le=number(bound))
+        out.sample("autoresearch_run_duration_seconds_bucket", len(durations), campaign=view.campaign, le="+Inf")
+        out.sample("autoresearch_run_duration_seconds_sum", sum(durations), campaign=view.campaign)
+        out.sample("autoresearch_run_duration_seconds_count", len(durations), campaign=view.campaign)
     out.family("autoresearch_trainer_idle_seconds", "gauge", "Seconds the trainer sat idle between runs (rule in docs/api.md).")
-    for history, summary in summaries:
-        out.sample("autoresearch_trainer_idle_seconds", summary.idle_seconds, campaign=history.campaign)
+    for view, summary in summaries:
+        out.sample("autoresearch_trainer_idle_seconds", summary.idle_seconds, campaign=view.campaign)
     out.family("autoresearch_trainer_busy_seconds", "gauge", "Seconds the trainer spent running training.")
-    for history, summary in summaries:
-        out.sample("autoresearch_trainer_busy_seconds", summary.training_seconds, campaign=history.campaign)
+    for view, summary in summaries:
+        out.sample("autoresearch_trainer_busy_seconds", summary.training_seconds, campaign=view.campaign)
     out.family("autoresearch_run_in_progress", "gauge", "1 while a training run is going.")
-    for history, summary in summaries:
-        out.sample("autoresearch_run_in_progress", 1 if summary.running else 0, campaign=history.campaign)
+    for view, summary in summaries:
+        out.sample("autoresearch_run_in_progress", 1 if summary.running else 0, campaign=view.campaign)
     out.family("autoresearch_ledger_events", "gauge", "Events stored by the ledger.")
     out.sample("autoresearch_ledger_events", store.count())
     out.family("autoresearch_ledger_stream_clients", "gauge", "Readers connected to the live event stream.")

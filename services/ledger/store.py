@@ -1,4 +1,4 @@
-"""The experiment history store: every event, once, in SQLite, queryable by campaign."""
+"""The event store: every event, once, in SQLite, queryable by campaign."""
 
 from __future__ import annotations
 

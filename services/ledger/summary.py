@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from services.ledger.experiments import CampaignHistory
+from services.ledger.experiments import CampaignView
 from services.ledger.schemas import ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
 from shared.events import CampaignFinished, ProposalCreated, RunFinished, RunStarted, utc_now
 
 Interval = tuple[datetime, datetime | None]
 
 
-def run_intervals(history: CampaignHistory) -> list[Interval]:
+def run_intervals(view: CampaignView) -> list[Interval]:
     """Each run's (start, end); end is None while the run is going. A restarted run counts once, as its last start."""
     runs: dict[tuple[str, str], Interval] = {}
-    for event in history.events:
+    for event in view.events:
         if isinstance(event, RunStarted):
             runs[event.experiment_id, event.commit] = (event.occurred_at, None)
         elif isinstance(event, RunFinished):
@@ -58,15 +58,15 @@ def running_now(experiments: list[ExperimentDetail], now: datetime) -> RunningOu
     return None
 
 
-def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryOut:
+def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
     """The summary of one campaign; `now` only sets the running experiment's elapsed time."""
-    experiments, decided = history.experiments, history.decided
+    experiments, decided = view.experiments, view.decided
     counts = StatusCounts(**{status: sum(row.status == status for row in experiments) for status in StatusCounts.model_fields})
     baseline = next((row for row in decided if row.verdict and row.verdict.baseline), decided[0] if decided else None)
     kept = [row for row in decided if row.status == "keep" and row.val_bpb is not None]
     best = min(kept, key=lambda row: row.val_bpb or 0.0) if kept else None
-    times = [event.occurred_at for event in history.events] + ([history.progress.occurred_at] if history.progress else [])
-    runs = run_intervals(history)
+    times = [event.occurred_at for event in view.events] + ([view.progress.occurred_at] if view.progress else [])
+    runs = run_intervals(view)
     ends = [end for _, end in runs if end is not None]
     last = max(times + ends) if times else None
     training, idle = trainer_time(runs, last) if last else (0.0, 0.0)
@@ -74,22 +74,22 @@ def summarize(history: CampaignHistory, now: datetime | None = None) -> SummaryO
     after = [row.status for row in decided if row is not baseline]
     best_bpb = best.val_bpb if best else None
     return SummaryOut(
-        campaign=history.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
+        campaign=view.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
         best_commit=best.commit if best else None, best_description=best.description if best else None,
         best_experiment_id=best.experiment_id if best else None,
         improvement_percent=(base_bpb - best_bpb) / base_bpb * 100 if base_bpb and best_bpb is not None else None,
         counts=counts, experiments_total=len(decided), running=running_now(experiments, now or utc_now()),
-        started_at=min(times) if times else None, last_event_at=last, finished=is_finished(history),
+        started_at=min(times) if times else None, last_event_at=last, finished=is_finished(view),
         wall_seconds=(last - min(times)).total_seconds() if last else 0.0, training_seconds=training, idle_seconds=idle,
         idle_share=idle / (training + idle) if training + idle > 0 else None,
         keep_rate=sum(s == "keep" for s in after) / len(after) if after else None, trajectory=trajectory(after),
-        **proposal_spending(history),
+        **proposal_spending(view),
     )
 
 
-def proposal_spending(history: CampaignHistory) -> dict[str, int | float | None]:
+def proposal_spending(view: CampaignView) -> dict[str, int | float | None]:
     """Tokens and cost the proposers recorded on the campaign's proposals."""
-    proposals = [event for event in history.events if isinstance(event, ProposalCreated)]
+    proposals = [event for event in view.events if isinstance(event, ProposalCreated)]
     costs = [p.cost for p in proposals if p.cost is not None]
     return {
         "proposal_input_tokens": sum(p.input_tokens or 0 for p in proposals),
@@ -117,10 +117,10 @@ def trajectory(statuses: list[str]) -> str:
     return "plateauing"
 
 
-def is_finished(history: CampaignHistory) -> bool:
+def is_finished(view: CampaignView) -> bool:
     """Finished when campaign.finished came after the last run started (a resumed campaign is open again)."""
     state = False
-    for event in history.events:
+    for event in view.events:
         if isinstance(event, CampaignFinished):
             state = True
         elif isinstance(event, RunStarted):
@@ -128,12 +128,12 @@ def is_finished(history: CampaignHistory) -> bool:
     return state
 
 
-def progress_points(history: CampaignHistory) -> list[ProgressPoint]:
+def progress_points(view: CampaignView) -> list[ProgressPoint]:
     """Every decided experiment in decision order, with the running best after it."""
     return [
         ProgressPoint(
             number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
             val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
         )
-        for row in history.decided
+        for row in view.decided
     ]

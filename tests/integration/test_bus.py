@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from shared.bus import STREAM, Bus, PermanentError, RetryLater, consume
+from shared.bus import STREAM, Bus, PermanentError, RetryLater, consume, redelivery_delay
 from shared.events import CommitStale, Event, VerdictDecided
 
 HEAD = "a" * 40
@@ -74,11 +74,12 @@ async def test_malformed_message_is_set_aside_and_the_next_event_is_handled(bus:
     await bus.publish(verdict(1))
     async with consuming(bus, "malformed", handler):
         await eventually(lambda: len(seen) == 1)
-        await asyncio.sleep(0.3)
+        await bus.publish(verdict(99))  # handled only after whatever came before it
+        await eventually(lambda: len(seen) == 2)
         info = await bus.js.consumer_info(STREAM, "malformed")
-    assert [e.experiment_id for e in seen] == ["c1-0001"]
+    assert [e.experiment_id for e in seen] == ["c1-0001", "c1-0099"]
     assert (info.num_ack_pending, info.num_redelivered, info.num_pending) == (0, 0, 0)
-    assert info.ack_floor.stream_seq == 3
+    assert info.ack_floor.stream_seq == 4
 
 
 async def test_handler_that_raises_is_retried_then_succeeds(bus: Bus):
@@ -92,25 +93,33 @@ async def test_handler_that_raises_is_retried_then_succeeds(bus: Bus):
     await bus.publish(verdict())
     async with consuming(bus, "retry", flaky):
         await eventually(lambda: len(calls) == 2)
-        await asyncio.sleep(0.3)
+        await bus.publish(verdict(99))  # handled only after whatever came before it
+        await eventually(lambda: len(calls) == 3)
         info = await bus.js.consumer_info(STREAM, "retry")
-    assert calls[0] == calls[1]
-    assert len(calls) == 2
+    assert calls[0] == calls[1] != calls[2]  # the failed event came back once, then the next one
     assert (info.num_ack_pending, info.num_pending) == (0, 0)
 
 
-async def test_retry_later_hands_the_event_back_after_a_delay(bus: Bus):
-    calls: list[float] = []
+async def test_retry_later_hands_the_event_back_and_it_is_handled_again_before_the_next(bus: Bus):
+    calls: list[str] = []
 
     async def not_now(event: Event) -> None:
-        calls.append(time.monotonic())
+        calls.append(event.experiment_id)
         if len(calls) == 1:
             raise RetryLater("endpoint down")
 
-    await bus.publish(verdict())
+    await bus.publish(verdict(1))
+    await bus.publish(verdict(2))
     async with consuming(bus, "later", not_now):
-        await eventually(lambda: len(calls) == 2, within=15.0)
-    assert calls[1] - calls[0] >= 4.0  # handed back with a delay, not hammered
+        await eventually(lambda: len(calls) == 3, within=15.0)
+    # the consumer keeps its order: the event handed back holds its place until it is handled
+    assert calls == ["c1-0001", "c1-0001", "c1-0002"]
+
+
+def test_redelivery_waits_longer_for_not_now_than_for_a_failure_and_is_capped():
+    assert redelivery_delay(1, retry_later=True) == 5.0 > redelivery_delay(1, retry_later=False) == 2.0
+    assert redelivery_delay(3, retry_later=True) > redelivery_delay(2, retry_later=True)
+    assert (redelivery_delay(100, retry_later=True), redelivery_delay(100, retry_later=False)) == (60.0, 30.0)
 
 
 async def test_permanent_error_sets_the_event_aside_without_retry(bus: Bus):
@@ -125,26 +134,31 @@ async def test_permanent_error_sets_the_event_aside_without_retry(bus: Bus):
     await bus.publish(verdict(2))
     async with consuming(bus, "permanent", hopeless):
         await eventually(lambda: len(calls) == 2)
-        await asyncio.sleep(0.3)
+        await bus.publish(verdict(99))  # handled only after whatever came before it
+        await eventually(lambda: len(calls) == 3)
         info = await bus.js.consumer_info(STREAM, "permanent")
-    assert calls == ["c1-0001", "c1-0002"]
+    assert calls == ["c1-0001", "c1-0002", "c1-0099"]
     assert (info.num_ack_pending, info.num_pending) == (0, 0)  # nothing waits for a retry
 
 
 async def test_handler_slower_than_ack_wait_is_not_redelivered(bus: Bus):
     calls: list[str] = []
 
+    done: list[str] = []
+
     async def slow(event: Event) -> None:
         calls.append(event.event_id)
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(3.0)  # three times the ack wait
+        done.append(event.event_id)
 
     await bus.publish(verdict())
     # two instances on one durable: a redelivery would go to the idle one
     async with consuming(bus, "slow", slow, ack_wait=1.0), consuming(bus, "slow", slow, ack_wait=1.0):
-        await eventually(lambda: len(calls) >= 1)
-        await asyncio.sleep(3.5)
+        await eventually(lambda: len(done) == 1)
+        await bus.publish(verdict(99))  # handled only after the slow one is acknowledged
+        await eventually(lambda: len(done) == 2)
         info = await bus.js.consumer_info(STREAM, "slow")
-    assert len(calls) == 1
+    assert len(calls) == 2 and calls[1] != calls[0]
     assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
 
 

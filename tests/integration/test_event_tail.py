@@ -10,12 +10,13 @@ from shared.events import CampaignStarted, Event, RunProgress, VerdictDecided
 from tests.ledger_support import CampaignScript
 
 
-async def until(condition, seconds: float = 5.0) -> None:
-    """Wait until condition() holds, or give up after seconds."""
+async def until(condition, seconds: float = 15.0) -> None:
+    """Wait until condition() holds; fail the test after seconds."""
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
         await asyncio.sleep(0.05)
+    raise AssertionError(f"not met within {seconds} s")
 
 
 async def test_tail_hands_over_only_its_campaigns_valid_events_in_order(bus: Bus, nats_server: str) -> None:
@@ -54,4 +55,4 @@ async def test_tail_without_a_campaign_hands_over_every_campaign(bus: Bus, nats_
     finally:
         await tail.close()
 
-    assert sorted(event.campaign for event in seen) == ["nov27", "other"]
+    assert sorted(event.campaign for event in seen) == ["nov27", "other"], seen

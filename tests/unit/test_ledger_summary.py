@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from services.ledger.experiments import CampaignHistory
+from services.ledger.experiments import CampaignView
 from services.ledger.store import EventStore
 from services.ledger.summary import progress_points, summarize, trainer_time, trajectory
 from tests.ledger_support import CampaignScript, at, hand_computed_campaign
 
 
-def history_of(script: CampaignScript, tmp_path: Path) -> CampaignHistory:
+def history_of(script: CampaignScript, tmp_path: Path) -> CampaignView:
     store = EventStore(tmp_path / "events.sqlite3")
     for event in script.events:
         store.add(event)
-    return CampaignHistory.load(store, script.campaign)
+    return CampaignView.load(store, script.campaign)
 
 
 def test_summary_of_the_hand_computed_campaign(tmp_path: Path) -> None:

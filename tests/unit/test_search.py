@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared.edits import apply_edits
 from services.proposer.constants import literal, read_constants, rewrite
 from services.proposer.records import ExperimentRecord
 from services.proposer.researcher import Draft, NoIdea, ResearchContext
 from services.proposer.search import SearchResearcher, parse_move
-from shared.events import Edit
+from shared.edits import Edit, apply_edits
 
 BASE, NEW_BASE = "a" * 40, "b" * 40
 CONSTANTS_PY = """import math
@@ -160,9 +159,12 @@ async def test_pending_change_from_another_base_is_not_proposed_again():
 
 async def test_settled_change_from_another_base_may_be_tried_again():
     drafts = await every_proposal(TRAIN_PY)
-    history = [record(n, d, "discard", base=NEW_BASE) for n, d in enumerate(drafts, start=1)]
-    draft = await propose(TRAIN_PY, history, len(drafts) + 1)
-    assert parse_move(draft.edits) in {parse_move(d.edits) for d in drafts}
+    here = [record(n, d, "discard", base=BASE) for n, d in enumerate(drafts, start=1)]
+    elsewhere = [record(n, d, "discard", base=NEW_BASE) for n, d in enumerate(drafts, start=1)]
+    with pytest.raises(NoIdea):  # every move was settled from this very base
+        await propose(TRAIN_PY, here, len(drafts) + 1)
+    draft = await propose(TRAIN_PY, elsewhere, len(drafts) + 1)
+    assert parse_move(draft.edits) is not None
 
 
 async def test_skips_seed_and_time_budget():

@@ -1,4 +1,4 @@
-"""What the read API's routes depend on: the store, the live broadcaster, a known campaign and its history."""
+"""What the read API's routes depend on: the store, the live broadcaster, a known campaign and its view."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from services.ledger.broadcast import Broadcaster
-from services.ledger.experiments import CampaignHistory
+from services.ledger.experiments import CampaignView
 from services.ledger.store import EventStore
 
 
@@ -35,9 +35,9 @@ def known_campaign(campaign: str, store: Store) -> str:
 Campaign = Annotated[str, Depends(known_campaign)]
 
 
-def load_history(campaign: Campaign, store: Store) -> CampaignHistory:
+def load_view(campaign: Campaign, store: Store) -> CampaignView:
     """The campaign's events, loaded once for the request."""
-    return CampaignHistory.load(store, campaign)
+    return CampaignView.load(store, campaign)
 
 
-History = Annotated[CampaignHistory, Depends(load_history)]
+View = Annotated[CampaignView, Depends(load_view)]
