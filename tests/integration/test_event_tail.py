@@ -34,12 +34,13 @@ async def test_tail_hands_over_only_its_campaigns_valid_events_in_order(bus: Bus
             await bus.publish(mine)
         for event in ours.events[len(other.events):]:
             await bus.publish(event)
-        await until(lambda: len(seen) >= len(ours.events))
-        await asyncio.sleep(0.2)  # room for anything that should not arrive
+        sentinel = ours.events[-1].model_copy(update={"event_id": "sentinel"})
+        await bus.publish(sentinel)  # published last: once it is seen, anything before it has been handed over
+        await until(lambda: any(event.event_id == "sentinel" for event in seen))
     finally:
         await tail.close()
 
-    assert [event.event_id for event in seen] == [event.event_id for event in ours.events]
+    assert [event.event_id for event in seen] == [event.event_id for event in ours.events] + ["sentinel"]
     assert {event.subject for event in seen} >= {CampaignStarted.subject, RunProgress.subject, VerdictDecided.subject}
 
 
