@@ -6,13 +6,59 @@ import asyncio
 import contextlib
 import os
 import signal
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from autoresearch.terminal import CONFIG_EXIT
 from shared.processes import die_with_parent
 
-MAX_RESTARTS = 5
+RESTARTS_PER_WINDOW = 5
+RESTART_WINDOW = 600.0  # seconds: crashes further apart than this never add up to a crash loop
+
+
+class Clock(Protocol):
+    """Where the supervisor reads the time and waits; tests give it one that needs no sleeping."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The monotonic clock and real waiting."""
+
+    def now(self) -> float:
+        """Seconds on the monotonic clock."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait seconds."""
+        await asyncio.sleep(seconds)
+
+
+@dataclass
+class RestartBudget:
+    """At most `limit` restarts in any `window` seconds, each after a longer delay than the one before (capped)."""
+
+    limit: int = RESTARTS_PER_WINDOW
+    window: float = RESTART_WINDOW
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    recent: deque[float] = field(default_factory=deque)
+
+    def spend(self, now: float) -> float | None:
+        """Take one restart at `now`: the delay to wait before it, or None when the window's restarts are spent."""
+        while self.recent and now - self.recent[0] >= self.window:
+            self.recent.popleft()
+        if len(self.recent) >= self.limit:
+            return None
+        delay = min(self.first_delay * 2 ** len(self.recent), self.max_delay)
+        self.recent.append(now)
+        return delay
 
 
 @dataclass
@@ -23,8 +69,9 @@ class Supervised:
     args: list[str]
     env: dict[str, str]
     log_path: Path
+    exit_reasons: dict[int, str] = field(default_factory=dict)  # what the service means by an exit code of its own
     process: asyncio.subprocess.Process | None = None
-    restarts: int = 0
+    budget: RestartBudget = field(default_factory=RestartBudget)
 
     async def start(self) -> None:
         """Start the process, its output appended to its log."""
@@ -53,18 +100,51 @@ class Supervised:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-count:])
         return ""
 
+    def why(self, code: int) -> str:
+        """How the process ended, in words: its exit code and what the service means by it, or the signal."""
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        reason = self.exit_reasons.get(code)
+        return f"exit code {code}" + (f": {reason}" if reason else "")
 
-async def supervise(services: list[Supervised], stop: asyncio.Event, failure: list[str]) -> None:
-    """Restart services that exit on their own; give up on configuration errors or crash loops."""
-    while not stop.is_set():
-        await asyncio.sleep(0.5)
-        for service in services:
-            code = service.process.returncode if service.process else None
-            if code is None or stop.is_set():
-                continue
-            if code == CONFIG_EXIT or service.restarts >= MAX_RESTARTS:
-                failure.append(f"the {service.name} service stopped (exit code {code}):\n{service.last_lines()}")
-                stop.set()
-                break
-            service.restarts += 1
-            await service.start()
+
+async def _unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await work unless stop comes first (work is then cancelled); True when work finished."""
+    task, stopper = asyncio.ensure_future(work), asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (task, stopper):
+        waiter.cancel()
+    return task.done() and not task.cancelled()
+
+
+async def _watch(
+    service: Supervised, stop: asyncio.Event, failure: list[str], notice: Callable[[str], None], clock: Clock,
+) -> None:
+    """Restart one service each time it exits on its own, until stop or until it cannot be kept running."""
+    while service.process is not None and await _unless_stopped(service.process.wait(), stop):
+        code = service.process.returncode
+        delay = None if code == CONFIG_EXIT else service.budget.spend(clock.now())
+        if delay is None:
+            spent = "" if code == CONFIG_EXIT else (
+                f" after {service.budget.limit} restarts within {service.budget.window / 60:g} minutes")
+            failure.append(f"the {service.name} service stopped ({service.why(code)}){spent}:\n{service.last_lines()}")
+            stop.set()
+            return
+        notice(f"the {service.name} service stopped ({service.why(code)}); restarting it in {delay:g} s")
+        if not await _unless_stopped(clock.sleep(delay), stop):
+            return
+        await service.start()  # never cancelled half-way: a process started is always one `up` can stop
+
+
+async def supervise(
+    services: list[Supervised], stop: asyncio.Event, failure: list[str],
+    notice: Callable[[str], None] = lambda text: None, clock: Clock | None = None,
+) -> None:
+    """Restart services that exit on their own, within each one's restart budget, saying so through notice.
+
+    A configuration error (exit code 2) or a budget spent within its window sets stop and leaves the
+    reason, with the end of the service's log, in failure.
+    """
+    clock = clock or SystemClock()
+    await asyncio.gather(*(_watch(service, stop, failure, notice, clock) for service in services))

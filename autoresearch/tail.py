@@ -33,7 +33,7 @@ class EventTail:
         problems: list[Exception] = []
 
         async def remember(exc: Exception) -> None:  # without an error_cb nats-py prints a traceback per failed attempt
-            problems.append(exc)
+            problems[:] = [exc]  # the last one only: during an outage one comes every second
 
         try:
             self.nc = await asyncio.wait_for(nats.connect(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from autoresearch.views import EventLines, campaign_view, print_results
 from services.editor import consumers as editor_consumers
 from services.evaluator import consumers as evaluator_consumers
 from services.ledger import consumers as ledger_consumers
+from services.ledger.exits import API_EXIT
 from services.proposer import consumers as proposer_consumers
 from services.trainer import consumers as trainer_consumers
 from services.trainer.config import TrainerSettings
@@ -69,14 +71,15 @@ def flags(**given: object) -> list[str]:
 
 
 def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0) -> list[str]:
-    """The command line that starts one service process."""
-    args = [sys.executable, "-m", "autoresearch", "service", name, "--state-dir", str(state_dir)]
+    """The command line that starts one service process; every one serves this campaign only."""
+    args = [sys.executable, "-m", "autoresearch", "service", name, "--state-dir", str(state_dir), "--tag", options.tag]
     if name == "trainer":
-        args += flags(workspace=options.workspace, tag=options.tag, train_command=options.train_command,
+        args += flags(workspace=options.workspace, train_command=options.train_command,
                       run_timeout=options.run_timeout, lookahead=options.lookahead,
-                      max_experiments=options.max_experiments, gpu=options.gpu)
+                      max_experiments=options.max_experiments, gpu=options.gpu,
+                      session=os.urandom(8).hex())  # built once per `up`: the trainer's restarts share its session
     elif name == "ledger":
-        args += flags(tag=options.tag, results=options.workspace / "results.tsv", http_port=options.http_port)
+        args += flags(results=options.workspace / "results.tsv", http_port=options.http_port)
     elif name == "proposer":
         args += flags(instance=f"proposer-{index + 1}", proposer=options.proposer or None)
     return args
@@ -93,21 +96,37 @@ def campaign_durables(tag: str) -> set[str]:
     return set().union(*(consumers.durables(tag) for consumers in CONSUMERS))
 
 
-async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0) -> None:
-    """Wait until the given durable consumers have handled every event (other campaigns' are not waited for)."""
-    nc = await nats.connect(url)
+async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0) -> bool:
+    """Wait until the given durable consumers have handled every event (other campaigns' are not waited for).
+
+    False when that could not be seen within timeout, NATS being away included; the tail already says so.
+    """
+    async def quietly(exc: Exception) -> None:  # without an error_cb nats-py logs a traceback per failed attempt
+        pass
+
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        js = nc.jetstream()
-        deadline = asyncio.get_running_loop().time() + timeout
+        nc = await asyncio.wait_for(nats.connect(
+            url, error_cb=quietly, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+        ), timeout)
+    except Exception:  # TimeoutError, refused connections
+        return False
+    try:
+        js = nc.jetstream(timeout=2)
         while asyncio.get_running_loop().time() < deadline:
-            consumers = [
-                c for stream in STREAMS for c in await js.consumers_info(stream) if c.config.durable_name in durables
-            ]
-            if all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers):
-                return
+            try:
+                consumers = [
+                    c for stream in STREAMS for c in await js.consumers_info(stream) if c.config.durable_name in durables
+                ]
+            except Exception:  # NATS away for a moment: ask again until the deadline
+                consumers = None
+            if consumers is not None and all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers):
+                return True
             await asyncio.sleep(0.2)
+        return False
     finally:
-        await nc.close()
+        with contextlib.suppress(Exception):
+            await nc.close()
 
 
 async def _prepare_stream(url: str) -> None:
@@ -125,7 +144,10 @@ def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list
     for name in SERVICE_ORDER:
         for index in range(options.proposers if name == "proposer" else 1):
             label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
-            services.append(Supervised(label, service_args(name, options, state_dir, index), env, state_dir / "logs" / f"{label}.log"))
+            reasons = {API_EXIT: f"its read API on port {options.http_port} could not start or stopped"} if name == "ledger" else {}
+            services.append(Supervised(
+                label, service_args(name, options, state_dir, index), env, state_dir / "logs" / f"{label}.log", reasons,
+            ))
     return services
 
 
@@ -170,11 +192,12 @@ async def run_up(options: UpOptions, console: Console) -> int:
             await service.start()
         if options.http_port:
             console.print(f"dashboard and API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
-        supervisor = asyncio.create_task(supervise(services, stop, failure))
+        supervisor = asyncio.create_task(supervise(services, stop, failure, view.notice))
         done = asyncio.create_task(finished.wait())
         await asyncio.wait({done, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if done.done() and not stop.is_set():
-            await wait_until_drained(url, campaign_durables(options.tag))
+            if not await wait_until_drained(url, campaign_durables(options.tag)):
+                view.notice("could not confirm that every service handled its last events; --resume picks up any left")
         stop.set()
         await supervisor
     finally:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nats
 import structlog
+from git import GitCommandError
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -28,6 +30,7 @@ STREAMS: dict[str, list[str]] = {
     PROGRESS_STREAM: [RunProgress.subject],
 }
 OBJECT_BUCKET = "autoresearch-objects"
+JETSTREAM_TIMEOUT = 4.0  # seconds to wait for a JetStream reply (a publish's acknowledgement, an API call)
 log = structlog.get_logger("bus")
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -58,6 +61,44 @@ class PermanentError(Exception):
 
 class RetryLater(Exception):
     """A handler's way of saying: not now (an endpoint is down, a budget is spent); hand it back for later."""
+
+
+# Git's words for input it will never accept: an object that is not there or not of the kind asked for,
+# a file missing at a commit, a date or identity it cannot parse. The same event meets the same words again.
+_GIT_REFUSALS = re.compile(
+    r"not a tree|is a \w+, not a|expected \w+ type|bad object|bad revision|unknown revision|could not parse object"
+    r"|not a valid object name|invalid object|does not exist in|exists on disk, but not in|ambiguous argument"
+    r"|invalid date|bad date|empty ident|disallowed characters|does not look like a v\d bundle",
+    re.IGNORECASE,
+)
+# ...and its words for trouble that passes, which win over the above: a lock another git process holds,
+# a full disk, failing I/O, exhausted memory or file handles.
+_GIT_PASSING = re.compile(
+    r"\.lock\b|cannot lock|unable to create|another git process|no space left|input/output error|disk quota"
+    r"|too many open files|cannot allocate memory|out of memory|resource temporarily unavailable|timed out",
+    re.IGNORECASE,
+)
+
+
+def _git_refuses_input(stderr: str) -> bool:
+    """True when git failed over what it was given, which no retry changes, rather than over the machine it ran on."""
+    return not _GIT_PASSING.search(stderr) and bool(_GIT_REFUSALS.search(stderr))
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when handling the same event again would fail the same way, so retrying only holds up the queue.
+
+    Permanent: a handler's PermanentError (MissingObjects among them: the bundle is not in the object store);
+    a pydantic ValidationError (an event derived from this one cannot be built from it); a payload over the
+    server's limit; git refusing its input. Everything else (timeouts, lost connections, full disks, git
+    locks, a git killed by a signal, errors nobody has classified) is retried, because setting aside an
+    event that would have succeeded loses work, while a needless retry costs only a few seconds.
+    """
+    if isinstance(exc, PermanentError | ValidationError | nats.errors.MaxPayloadError):
+        return True
+    if isinstance(exc, GitCommandError):
+        return isinstance(exc.status, int) and exc.status > 0 and _git_refuses_input(str(exc.stderr))
+    return False
 
 
 @dataclass
@@ -115,7 +156,7 @@ async def connect(url: str, producer: str, creds: str | None = None, wait: float
         try:
             nc = await nats.connect(
                 url, name=producer, user_credentials=creds or None, max_reconnect_attempts=1, connect_timeout=5,
-                reconnect_time_wait=1, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+                reconnect_time_wait=0.5, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
             )
             # once connected, ride out any outage: keep reconnecting forever
             nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1)
@@ -125,7 +166,9 @@ async def connect(url: str, producer: str, creds: str | None = None, wait: float
                 raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from None
             log.warning("waiting for NATS", url=url, error=str(exc))
             await asyncio.sleep(1.0)
-    js = nc.jetstream(timeout=10)
+    # A JetStream acknowledgement takes milliseconds; one whose request died with the server never comes, and
+    # the handler waiting for it is retried only when this runs out, so it is short.
+    js = nc.jetstream(timeout=JETSTREAM_TIMEOUT)
     await ensure_streams(js)
     return Bus(nc=nc, js=js, producer=producer, _closing=closing)
 
@@ -199,15 +242,19 @@ async def handle_message(
             log.info("handler interrupted by shutdown", subject=msg.subject, experiment_id=event.experiment_id)
             await msg.nak()
             return
-    except PermanentError as exc:
-        log.error("event set aside", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
-        await msg.term()
     except RetryLater as exc:
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         log.warning("event handed back for later", subject=msg.subject, experiment_id=event.experiment_id, reason=str(exc))
         await msg.nak(delay=redelivery_delay(delivered, retry_later=True))
     except Exception as exc:  # a handler bug must not take the consumer down
         delivered = msg.metadata.num_delivered if msg.metadata else 1
+        if is_permanent(exc):  # it would fail the same way again: set it aside now, not after max_deliver tries
+            log.error(
+                "event set aside", subject=msg.subject, experiment_id=event.experiment_id, error=type(exc).__name__,
+                reason=str(exc)[:500],
+            )
+            await msg.term()
+            return
         log.exception("handler failed", subject=msg.subject, experiment_id=event.experiment_id, delivered=delivered)
         if 0 < max_deliver <= delivered:
             log.error("event set aside after retries", subject=msg.subject, reason=str(exc)[:500])
@@ -231,7 +278,11 @@ async def consume(
     max_ack_pending: int = 1,
     deliver_new: bool = False,
 ) -> None:
-    """Run a durable pull consumer over the handlers' event types until stop is set."""
+    """Run a durable pull consumer over the handlers' event types until stop is set.
+
+    Across a NATS outage it keeps fetching (each fetch waits at most a second) and, once reconnected,
+    gives its latest answers again, so a server that was killed and lost them does not hold it back.
+    """
     stream = stream_of(handlers)
     by_subject = {kind.subject: handler for kind, handler in handlers.items()}
     subjects = sorted(by_subject)
@@ -246,7 +297,12 @@ async def consume(
         log.debug("consumer exists", durable=durable, detail=str(exc))
     sub = await bus.js.pull_subscribe_bind(durable=durable, stream=stream)
     log.info("consuming", durable=durable, subjects=list(subjects))
+    settled: dict[int, _Settled] = {}  # the latest settled messages by stream sequence, oldest first
+    reconnects = bus.nc.stats["reconnects"]
     while not stop.is_set():
+        if bus.nc.stats["reconnects"] != reconnects:
+            reconnects = bus.nc.stats["reconnects"]
+            await _settle_again(bus, durable, list(settled.values()))
         try:
             msgs = await sub.fetch(1, timeout=1.0)
         except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
@@ -256,6 +312,55 @@ async def consume(
             await asyncio.sleep(1.0)
             continue
         for msg in msgs:
-            await handle_message(msg, by_subject, ack_wait, max_deliver, stop)
+            kept = _Settled(msg)
+            await handle_message(kept, by_subject, ack_wait, max_deliver, stop)
+            _remember(settled, kept)
     with contextlib.suppress(Exception):
         await sub.unsubscribe()
+
+
+RECENT_SETTLED = 32  # far more than a killed server forgets: it writes consumer state up to ten times a second
+
+
+class _Settled:
+    """A delivered message that remembers its final answer (ack or term), to give it again after a reconnect.
+
+    A nats-server killed outright loses its consumers' last moments: an acknowledged message comes back
+    as pending, and with max_ack_pending=1 it holds its consumer back for the whole ack wait (30 s for
+    the trainer's commits). Answering again once reconnected settles it at once; the server ignores an
+    answer to a message that is no longer pending.
+    """
+
+    def __init__(self, msg: Msg) -> None:
+        self.msg = msg
+        self.answer: bytes | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.msg, name)
+
+    async def ack(self) -> None:
+        await self.msg.ack()
+        self.answer = Msg.Ack.Ack
+
+    async def term(self) -> None:
+        await self.msg.term()
+        self.answer = Msg.Ack.Term
+
+
+def _remember(settled: dict[int, _Settled], kept: _Settled) -> None:
+    """Keep the latest answer to each of the most recent messages."""
+    if kept.answer is None:
+        return
+    sequence = kept.msg.metadata.sequence.stream
+    settled.pop(sequence, None)
+    settled[sequence] = kept
+    while len(settled) > RECENT_SETTLED:
+        del settled[next(iter(settled))]
+
+
+async def _settle_again(bus: Bus, durable: str, settled: list[_Settled]) -> None:
+    """After a reconnect, give the recent answers again, in case the server lost them."""
+    for kept in settled:
+        with contextlib.suppress(Exception):
+            await bus.nc.publish(kept.msg.reply, kept.answer)
+    log.info("reconnected; recent answers given again", durable=durable, count=len(settled))

@@ -7,6 +7,12 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 EDITABLE = "train.py"
+# One proposal carries at most this many characters of search and replace text, all edits together: a
+# whole-file rewrite of a 150,000-character train.py fits (the LLM proposer accepts 120,000 by default),
+# and a proposal at the limit still travels well inside NATS's 1 MB payload.
+EDIT_TEXT_MAX = 300_000
+EDITS_MAX = 100
+PATH_MAX = 256
 
 
 class Edit(BaseModel):
@@ -14,13 +20,21 @@ class Edit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(default=EDITABLE, description="File the edit applies to; only train.py is accepted.")
-    search: str = Field(min_length=1, description="Exact text to find; must occur exactly once.")
-    replace: str = Field(description="Text that replaces it.")
+    path: str = Field(default=EDITABLE, max_length=PATH_MAX, description="File the edit applies to; only train.py is accepted.")
+    search: str = Field(min_length=1, max_length=EDIT_TEXT_MAX, description="Exact text to find; must occur exactly once.")
+    replace: str = Field(max_length=EDIT_TEXT_MAX, description="Text that replaces it.")
 
 
 class EditError(ValueError):
     """Edits cannot be applied; the message is the reason the proposer (or its model) is given."""
+
+
+def within_edit_budget(edits: list[Edit]) -> list[Edit]:
+    """The edits, when their search and replace texts together fit EDIT_TEXT_MAX; ValueError otherwise."""
+    size = sum(len(edit.search) + len(edit.replace) for edit in edits)
+    if size > EDIT_TEXT_MAX:
+        raise ValueError(f"the edits hold {size} characters of text, over the limit of {EDIT_TEXT_MAX}")
+    return edits
 
 
 def editable_path(path: str) -> str:
@@ -52,4 +66,6 @@ def apply_edits(source: str, edits: Sequence[Edit]) -> str:
         compile(result, EDITABLE, "exec")
     except SyntaxError as exc:
         raise EditError(f"{EDITABLE} does not compile after the edits: line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # nesting too deep for the compiler, whatever the retry
+        raise EditError(f"{EDITABLE} does not compile after the edits: {type(exc).__name__} {exc}".rstrip()) from None
     return result

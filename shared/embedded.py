@@ -77,6 +77,12 @@ class EmbeddedNats:
         _wait_for_port(self.port, self.process, timeout)
         return self.url
 
+    def kill(self) -> None:
+        """Stop the server at once, as a crash would (SIGKILL): what it had not yet written is lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server, flushing JetStream to disk."""
         if self.process is None or self.process.poll() is not None:

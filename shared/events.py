@@ -6,16 +6,70 @@ pure data: they validate, they do nothing else.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from shared.edits import Edit
+from shared.edits import EDITS_MAX, Edit, within_edit_budget
 
 SCHEMA_VERSION = 1
 CAMPAIGN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+# Bounds, in characters, on what an event may carry. A hostile or broken event is refused when it is
+# validated, instead of being handled into a derived event that cannot be built or published. Each bound
+# sits well above what the services send, and an event at all of its bounds, every character one that JSON
+# escapes to two bytes, still fits NATS's default 1 MiB payload (tests/unit/test_event_limits.py).
+MAX_PAYLOAD = 1024 * 1024
+EVENT_ID_MAX = 256  # derived ids are an experiment id plus a prefix and a commit hash or two
+NAME_MAX = 128  # experiment ids, producers, proposer and model names
+REF_MAX = 256  # branch and ref names, object-store keys
+DESCRIPTION_MAX = 200
+MESSAGE_MAX = 512  # 'experiment: ' and a description
+TEXT_MAX = 10_000  # a rationale, a reason
+NOTE_MAX = 1_000  # an expected VRAM impact
+COMMAND_MAX = 4_096
+LOG_TAIL_MAX = 200_000  # the trainer's 50 lines, at 4,000 characters a line
+DIFF_MAX = 300_000  # a rewrite of a 120,000-character train.py, removed and added lines both
+METRICS_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX = 128, 64, 500
+ENVIRONMENT_MAX = 16  # entries; the trainer records eight
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"  # printable on one line: safe in a header, a log line, a TSV cell
+
+
+def _in_era(moment: datetime) -> datetime:
+    """The moment, when it lies between EARLIEST and LATEST (a moment without a zone is read as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError(f"must lie between {EARLIEST.year} and {LATEST.year}")
+    return moment
+
+
+def _finite_or_text(metrics: Any) -> Any:
+    """Metrics with nan and inf as text: JSON has no such numbers, and a null would not read back."""
+    if not isinstance(metrics, dict):
+        return metrics
+    return {
+        key: str(value) if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in metrics.items()
+    }
+
+
+Timestamp = Annotated[datetime, AfterValidator(_in_era)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=_NO_CONTROL)]
+Ref = Annotated[str, Field(max_length=REF_MAX)]
+Metrics = Annotated[
+    dict[Annotated[str, Field(max_length=METRIC_NAME_MAX)], float | Annotated[str, Field(max_length=METRIC_TEXT_MAX)]],
+    Field(max_length=METRICS_MAX), BeforeValidator(_finite_or_text),
+]
+Environment = Annotated[
+    dict[Annotated[str, Field(max_length=METRIC_NAME_MAX)], Annotated[str, Field(max_length=COMMAND_MAX)]],
+    Field(max_length=ENVIRONMENT_MAX),
+]
+Edits = Annotated[list[Edit], Field(min_length=1, max_length=EDITS_MAX), AfterValidator(within_edit_budget)]
 
 
 def new_event_id() -> str:
@@ -41,21 +95,24 @@ class Event(BaseModel):
         if kind is not None and isinstance(kind.default, str):
             cls.subject = kind.default
 
-    event_id: str = Field(default_factory=new_event_id, min_length=1, description="Unique id; also the Nats-Msg-Id header.")
+    event_id: str = Field(
+        default_factory=new_event_id, min_length=1, max_length=EVENT_ID_MAX, pattern=_NO_CONTROL,
+        description="Unique id; also the Nats-Msg-Id header.",
+    )
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this contract.")
     campaign: str = Field(pattern=CAMPAIGN_PATTERN, description="Run tag; the branch is autoresearch/<campaign>.")
-    experiment_id: str = Field(min_length=1, description="Shared by the proposal, commit, run and verdict of one experiment.")
-    occurred_at: datetime = Field(default_factory=utc_now, description="When it happened, UTC.")
-    producer: str = Field(min_length=1, description="service/instance that published it.")
+    experiment_id: Name = Field(description="Shared by the proposal, commit, run and verdict of one experiment.")
+    occurred_at: Timestamp = Field(default_factory=utc_now, description="When it happened, UTC, between 2000 and 2100.")
+    producer: Name = Field(description="service/instance that published it.")
 
 
 class CampaignStarted(Event):
     """The trainer opened a campaign: branch created, base commit shipped."""
 
     type: Literal["campaign.started"] = "campaign.started"
-    branch: str = Field(description="Campaign branch in the workspace.")
+    branch: Ref = Field(description="Campaign branch in the workspace.")
     base_commit: str = Field(min_length=40, max_length=40, description="Commit the campaign starts from.")
-    bundle: str = Field(description="Object-store key of a git bundle holding the base history.")
+    bundle: Ref = Field(description="Object-store key of a git bundle holding the base history.")
     lookahead: int = Field(ge=0, description="Experiments prepared ahead of the one training.")
 
 
@@ -72,27 +129,32 @@ class ProposalCreated(Event):
 
     type: Literal["proposal.created"] = "proposal.created"
     base_commit: str = Field(min_length=40, max_length=40, description="Commit the edits apply to.")
-    description: str = Field(min_length=1, max_length=200, pattern=r"^[^\t\n\r]+$", description="One line; goes into results.tsv.")
-    rationale: str = Field(default="", description="Why this change might help.")
-    expected_vram_impact: str = Field(default="unknown", description="Expected effect on peak memory.")
-    edits: list[Edit] = Field(min_length=1, description="Search/replace blocks on train.py.")
-    proposer_kind: str = Field(default="search", description="Which kind of proposer made it.")
+    description: str = Field(
+        min_length=1, max_length=DESCRIPTION_MAX, pattern=_NO_CONTROL,
+        description="One line without tabs or control characters; goes into results.tsv and the commit message.",
+    )
+    rationale: str = Field(default="", max_length=TEXT_MAX, description="Why this change might help.")
+    expected_vram_impact: str = Field(default="unknown", max_length=NOTE_MAX, description="Expected effect on peak memory.")
+    edits: Edits = Field(description="Search/replace blocks on train.py, their texts within EDIT_TEXT_MAX together.")
+    proposer_kind: str = Field(default="search", max_length=NAME_MAX, description="Which kind of proposer made it.")
     kind: Literal["change", "repair"] = Field(default="change", description="'repair' re-proposes a crashed idea with its bug fixed.")
-    proposer: str | None = Field(default=None, description="Instance of the proposer that made it.")
-    model: str | None = Field(default=None, description="Language model that drafted it, if any.")
+    proposer: str | None = Field(default=None, max_length=NAME_MAX, description="Instance of the proposer that made it.")
+    model: str | None = Field(default=None, max_length=NAME_MAX, description="Language model that drafted it, if any.")
     input_tokens: int | None = Field(default=None, ge=0, description="Prompt tokens spent on it, all tries together.")
     output_tokens: int | None = Field(default=None, ge=0, description="Completion tokens spent on it, all tries together.")
-    latency_s: float | None = Field(default=None, ge=0, description="Seconds spent waiting for the model.")
-    cost: float | None = Field(default=None, ge=0, description="Price of the tokens, from the proposer's configured prices.")
+    latency_s: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="Seconds spent waiting for the model.")
+    cost: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Price of the tokens, from the proposer's configured prices.",
+    )
 
 
 class ProposalRejected(Event):
     """The editor could not turn a proposal into a commit."""
 
     type: Literal["proposal.rejected"] = "proposal.rejected"
-    description: str = Field(default="", description="The rejected proposal's description.")
-    reason: str = Field(min_length=1, description="Why it was rejected, for the proposer's next try.")
-    base_commit: str = Field(default="", description="Commit the edits were applied to.")
+    description: Description = Field(default="", description="The rejected proposal's description.")
+    reason: str = Field(min_length=1, max_length=TEXT_MAX, description="Why it was rejected, for the proposer's next try.")
+    base_commit: str = Field(default="", max_length=40, description="Commit the edits were applied to.")
 
 
 class CommitMade(Event):
@@ -101,13 +163,16 @@ class CommitMade(Event):
     type: Literal["commit.made"] = "commit.made"
     commit: str = Field(min_length=40, max_length=40, description="Full hash.")
     parent: str = Field(min_length=40, max_length=40, description="Parent commit (the base).")
-    message: str = Field(description="Commit message: 'experiment: <description>'.")
-    description: str = Field(description="The proposal's one-line description.")
-    diff: str = Field(description="Unified diff against the parent.")
+    message: str = Field(max_length=MESSAGE_MAX, description="Commit message: 'experiment: <description>'.")
+    description: Description = Field(description="The proposal's one-line description.")
+    diff: str = Field(max_length=DIFF_MAX, description="Unified diff against the parent.")
     lines_added: int = Field(ge=0)
     lines_removed: int = Field(ge=0)
-    bundle: str = Field(description="Object-store key of a git bundle parent..commit.")
-    rebased_from: str | None = Field(default=None, description="Earlier commit of this experiment, when re-applied onto a newer head.")
+    bundle: Ref = Field(description="Object-store key of a git bundle parent..commit.")
+    rebased_from: str | None = Field(
+        default=None, min_length=40, max_length=40,
+        description="Earlier commit of this experiment, when re-applied onto a newer head.",
+    )
 
 
 class CommitStale(Event):
@@ -123,8 +188,8 @@ class RunStarted(Event):
 
     type: Literal["run.started"] = "run.started"
     commit: str = Field(min_length=40, max_length=40)
-    description: str = ""
-    command: str = Field(description="The train command as run.")
+    description: Description = ""
+    command: str = Field(max_length=COMMAND_MAX, description="The train command as run.")
 
 
 class RunProgress(Event):
@@ -145,17 +210,19 @@ class RunFinished(Event):
 
     type: Literal["run.finished"] = "run.finished"
     commit: str = Field(min_length=40, max_length=40)
-    parent: str | None = Field(default=None, description="Branch tip the commit was run on top of; None for the baseline.")
-    description: str = ""
+    parent: str | None = Field(
+        default=None, min_length=40, max_length=40, description="Branch tip the commit was run on top of; None for the baseline.",
+    )
+    description: Description = ""
     status: RunStatus
-    metrics: dict[str, float | str] = Field(default_factory=dict, description="Every key: value of the summary block.")
-    log_tail: str = Field(default="", description="Last 50 lines of the run log.")
+    metrics: Metrics = Field(default_factory=dict, description="Every key: value of the summary block; nan and inf as text.")
+    log_tail: str = Field(default="", max_length=LOG_TAIL_MAX, description="Last 50 lines of the run log.")
     exit_code: int | None = None
-    started_at: datetime
-    finished_at: datetime
+    started_at: Timestamp
+    finished_at: Timestamp
     baseline: bool = Field(default=False, description="True for the campaign's unchanged first run.")
-    environment: dict[str, str] = Field(default_factory=dict, description="Host, torch version, device, command.")
-    discard_ref: str | None = Field(
+    environment: Environment = Field(default_factory=dict, description="Host, torch version, device, command.")
+    discard_ref: Ref | None = Field(
         default=None, description="Ref where the trainer keeps the commit if the branch is reset away from it; None for the baseline.",
     )
 
@@ -169,13 +236,13 @@ class VerdictDecided(Event):
     type: Literal["verdict.decided"] = "verdict.decided"
     commit: str = Field(min_length=40, max_length=40)
     status: VerdictStatus
-    val_bpb: float | None = None
-    memory_gb: float = Field(default=0.0, ge=0)
-    best_before: float | None = None
-    best_after: float | None = None
+    val_bpb: float | None = Field(default=None, allow_inf_nan=False)
+    memory_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    best_before: float | None = Field(default=None, allow_inf_nan=False)
+    best_after: float | None = Field(default=None, allow_inf_nan=False)
     head: str = Field(min_length=40, max_length=40, description="Branch tip after the decision.")
-    reason: str = ""
-    description: str = ""
+    reason: str = Field(default="", max_length=TEXT_MAX)
+    description: Description = ""
     baseline: bool = False
 
 
@@ -185,12 +252,25 @@ class CampaignFinished(Event):
     type: Literal["campaign.finished"] = "campaign.finished"
     experiments: int = Field(ge=0, description="Experiments decided beyond the baseline.")
     head: str = Field(min_length=40, max_length=40)
-    best_val_bpb: float | None = None
+    best_val_bpb: float | None = Field(default=None, allow_inf_nan=False)
+
+
+class CampaignLimited(Event):
+    """The campaign's experiment limit was set or changed; the trainer folds the latest one."""
+
+    type: Literal["campaign.limited"] = "campaign.limited"
+    limit: Annotated[int, Field(ge=0)] | None = Field(
+        description="Experiments beyond the baseline, counted from the campaign's start, after which it finishes; None: no limit.",
+    )
+    session: str | None = Field(
+        default=None, max_length=NAME_MAX, description="The sitting (one `autoresearch up`) that set it; its restarted trainer keeps it.",
+    )
 
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
     CampaignStarted, ProposalRequested, ProposalCreated, ProposalRejected, CommitMade, CommitStale,
     RunStarted, RunProgress, RunFinished, VerdictDecided, CampaignFinished,
+    CampaignLimited,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_CLASSES}
 AnyEvent = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)

@@ -13,16 +13,21 @@ from pathlib import Path
 
 import git
 import structlog
+from nats.js.errors import NotFoundError
 
-from shared.bus import Bus
+from shared.bus import Bus, PermanentError
 
 log = structlog.get_logger("gitobjects")
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")
 IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 
 
-class MissingObjects(Exception):
-    """A commit could not be found in the object store."""
+class MissingObjects(PermanentError):
+    """A commit could not be found in the object store: asking again finds the same nothing.
+
+    Bundles are stored before the event that names them is published, so a bundle that is absent
+    when its event is handled is absent for good.
+    """
 
 
 def commit_key(commit: str) -> str:
@@ -94,10 +99,11 @@ def _unbundle(repo: git.Repo, path: Path) -> list[str]:
 
 
 async def _fetch_bundle(bus: Bus, key: str) -> bytes | None:
+    """The bundle under key; None when the store has no such object (a server that cannot be reached raises)."""
     store = await bus.objects()
     try:
         result = await store.get(key)
-    except Exception:
+    except NotFoundError:
         return None
     return result.data
 

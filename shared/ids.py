@@ -55,3 +55,8 @@ def verdict_id(experiment: str, commit: str) -> str:
 def campaign_finished_id(campaign: str, decided: int) -> str:
     """One campaign.finished per campaign and number of experiments decided."""
     return f"finished-{campaign}-{decided}"
+
+
+def campaign_limited_id(campaign: str, revision: int) -> str:
+    """One campaign.limited per campaign and revision: the first limit set is revision 1, each change the next."""
+    return f"limited-{campaign}-{revision}"

@@ -20,12 +20,15 @@ def service(
     state_dir: Annotated[Path | None, typer.Option(help="Folder for this service's own files.")] = None,
     instance: Annotated[str | None, typer.Option(help="Instance name (default host-pid).")] = None,
     workspace: Annotated[Path | None, typer.Option(help="trainer: the workspace repository.")] = None,
-    tag: Annotated[str | None, typer.Option(help="trainer, ledger: the campaign tag.")] = None,
+    tag: Annotated[str | None, typer.Option(help=(
+        "The campaign served: its own consumers, other campaigns' events skipped. Required by the trainer; "
+        "unset elsewhere means every campaign."))] = None,
     train_command: Annotated[str | None, typer.Option(help="trainer: the train command.")] = None,
     run_timeout: Annotated[float | None, typer.Option(help="trainer: run wall-clock limit in seconds.")] = None,
     gpu: Annotated[str | None, typer.Option(help="trainer: CUDA_VISIBLE_DEVICES for runs.")] = None,
     lookahead: Annotated[int | None, typer.Option(help="trainer: proposals prepared ahead.")] = None,
     max_experiments: Annotated[int | None, typer.Option(help="trainer: experiments beyond the baseline.")] = None,
+    session: Annotated[str | None, typer.Option(help="trainer: the sitting --max-experiments counts from.")] = None,
     results: Annotated[Path | None, typer.Option(help="ledger: results.tsv path for --tag.")] = None,
     http_host: Annotated[str | None, typer.Option(help="ledger: API host.")] = None,
     http_port: Annotated[int | None, typer.Option(help="ledger: API port (0 = off).")] = None,
@@ -41,7 +44,7 @@ def service(
     settings_cls, serve = SERVICES[name]()
     given = dict(
         nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
-        train_command=train_command, run_timeout=run_timeout, gpu=gpu, lookahead=lookahead,
+        train_command=train_command, run_timeout=run_timeout, gpu=gpu, lookahead=lookahead, session=session,
         max_experiments=max_experiments, results_path=results, http_host=http_host, http_port=http_port, proposer=proposer,
         llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model,
     )

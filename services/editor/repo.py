@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from git import GitCommandError
+
 from shared.edits import EDITABLE
 from shared.gitobjects import MissingObjects, import_ref, open_mirror, show_file
 
 
 class RepoError(Exception):
-    """A git operation failed."""
+    """The repository does not hold what was asked for."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class EditorRepo:
             ["git", "-C", str(self.path), *args], input=stdin, capture_output=True, text=True,
             env={**os.environ, **(env or {})},
         )
-        if done.returncode != 0:
-            raise RepoError(f"git {args[0]} failed: {done.stderr.strip()}")
+        if done.returncode != 0:  # GitPython's error, so is_permanent reads git's words here as for every git call
+            raise GitCommandError(["git", *args], done.returncode, done.stderr.strip())
         return done.stdout
 
     def read_file(self, commit: str, name: str = EDITABLE) -> str:
@@ -60,7 +62,7 @@ class EditorRepo:
             mode, kind, _ = meta.split(" ")
             entries.append(f"{mode} {kind} {blob}\t{path}" if path == name else line)
         tree = self._git("mktree", stdin="\n".join(entries) + "\n").strip()
-        stamp = f"{int(when.timestamp())} +0000"
+        stamp = f"@{int(when.timestamp())} +0000"  # '@': seconds since 1970 whatever their number of digits
         identity = {"GIT_AUTHOR_NAME": "autoresearch", "GIT_AUTHOR_EMAIL": "autoresearch@localhost",
                     "GIT_COMMITTER_NAME": "autoresearch", "GIT_COMMITTER_EMAIL": "autoresearch@localhost",
                     "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}

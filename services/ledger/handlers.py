@@ -37,10 +37,12 @@ def write_results(ctx: LedgerContext, campaign: str) -> Path:
 
 
 async def on_event(event: Event, ctx: LedgerContext) -> None:
-    """Store the event and pass it to live readers; a new verdict updates results.tsv."""
+    """Store the event and pass it to live readers; every verdict, new or redelivered, rewrites results.tsv."""
     added = ctx.store.add(event)
     if added:  # a redelivered event was already shown
         ctx.broadcaster.publish(event)
-    if isinstance(event, VerdictDecided) and added:
+    # A verdict comes again only when its first handling did not finish (the write failed, the ledger stopped
+    # before its ack): it is already stored then, and rewriting is what puts its row in the file.
+    if isinstance(event, VerdictDecided):
         path = write_results(ctx, event.campaign)
         log.info("results updated", campaign=event.campaign, experiment_id=event.experiment_id, path=str(path))

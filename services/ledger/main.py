@@ -12,11 +12,13 @@ from pydantic import Field
 
 from services.ledger.api import create_app
 from services.ledger.broadcast import Broadcaster
-from services.ledger.consumers import EVENTS, PROGRESS
+from services.ledger import consumers
+from services.ledger.exits import API_EXIT
 from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.store import EventStore
 from shared.bus import Bus, consume, stream_of
-from shared.events import CAMPAIGN_PATTERN, EVENT_CLASSES, RunProgress
+from shared.campaigns import ServedCampaign, serving
+from shared.events import EVENT_CLASSES, RunProgress
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("ledger")
@@ -25,36 +27,45 @@ log = structlog.get_logger("ledger")
 class LedgerSettings(ServiceSettings):
     """Where the ledger keeps its store and results, and where it serves its API."""
 
-    tag: str | None = Field(default=None, pattern=CAMPAIGN_PATTERN, description="Campaign whose results go to results_path.")
+    tag: ServedCampaign = None  # the one campaign recorded (and served by the API); its results.tsv may go to results_path
     results_path: Path | None = Field(default=None, description="results.tsv for the campaign named by tag.")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8750, ge=0, le=65535, description="0 turns the HTTP API off.")
 
 
-async def _serve_http(server: uvicorn.Server, settings: LedgerSettings) -> None:
-    """Serve the API; a port that cannot be bound is logged and the ledger goes on recording without it."""
+async def _serve_http(server: uvicorn.Server, settings: LedgerSettings, stop: asyncio.Event, failed: asyncio.Event) -> None:
+    """Serve the API until stop; an API that cannot bind or ends early stops the ledger too (it is restarted, not silent)."""
     try:
         await server.serve()
     except SystemExit:  # uvicorn exits the process when it cannot bind
         log.error("read API could not start; is the port taken?", host=settings.http_host, port=settings.http_port)
+    if not stop.is_set():
+        if server.started:
+            log.error("read API stopped serving", host=settings.http_host, port=settings.http_port)
+        failed.set()
+        stop.set()
 
 
 async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None:
-    """Consume every event until stopped, serving the read API alongside in the same event loop."""
+    """Consume every event (of its campaign, when tagged) until stopped, serving the read API alongside.
+
+    Exits with API_EXIT when the read API asked for could not start or stopped serving.
+    """
     store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
     overrides = {settings.tag: settings.results_path} if settings.tag and settings.results_path else {}
     ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides, Broadcaster())
     # the record and the step lines live in two streams, so the ledger reads them with two consumers
     record = [kind for kind in EVENT_CLASSES if kind is not RunProgress]
-    consumers = {EVENTS: record, PROGRESS: [RunProgress]}
-    if store.is_empty():  # a new store rebuilds from the start of the streams
-        for durable, kinds in consumers.items():
+    owned = {consumers.events(settings.tag): record, consumers.progress(settings.tag): [RunProgress]}
+    if store.is_empty():  # a new store rebuilds from the start of the streams: only this ledger's own consumers restart
+        for durable, kinds in owned.items():
             with contextlib.suppress(Exception):
                 await bus.js.delete_consumer(stream_of(kinds), durable)
-    server = None
+    server, api_failed = None, asyncio.Event()
+    record_event = serving(settings.tag, {kind: (lambda e: on_event(e, ctx)) for kind in EVENT_CLASSES})
     tasks = [
-        asyncio.create_task(consume(bus, durable, {kind: (lambda e: on_event(e, ctx)) for kind in kinds}, stop))
-        for durable, kinds in consumers.items()
+        asyncio.create_task(consume(bus, durable, {kind: record_event[kind] for kind in kinds}, stop))
+        for durable, kinds in owned.items()
     ]
     if settings.http_port:
         config = uvicorn.Config(
@@ -64,7 +75,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None
         server = uvicorn.Server(config)
         # the service's own SIGTERM handling sets stop; uvicorn must not take the signals over
         server.capture_signals = contextlib.nullcontext
-        tasks.append(asyncio.create_task(_serve_http(server, settings)))
+        tasks.append(asyncio.create_task(_serve_http(server, settings, stop, api_failed)))
         log.info("read API listening", url=f"http://{settings.http_host}:{settings.http_port}")
     await stop.wait()
     ctx.broadcaster.close()  # open event streams would otherwise hold the HTTP server's shutdown
@@ -72,3 +83,5 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     store.close()
+    if api_failed.is_set():
+        raise SystemExit(API_EXIT)

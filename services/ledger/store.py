@@ -69,13 +69,14 @@ class EventStore:
             query += f" AND type IN ({','.join('?' * len(types))})"
             args += types
         query += " ORDER BY seq" + (" LIMIT ?" if limit is not None else "")
-        return [parse_event(row[0]) for row in self._rows(query, args + ([limit] if limit is not None else []))]
+        rows = self._rows(query, args + ([limit] if limit is not None else []))
+        return [event for row in rows if (event := _parse_stored(row[0])) is not None]
 
     def latest(self, campaign: str, kind: type[Event]) -> Event | None:
         """The campaign's most recent event of one type."""
         query = "SELECT payload FROM events WHERE campaign = ? AND type = ? ORDER BY seq DESC LIMIT 1"
         rows = self._rows(query, (campaign, kind.subject))
-        return parse_event(rows[0][0]) if rows else None
+        return _parse_stored(rows[0][0]) if rows else None
 
     def seq_of(self, event_id: str) -> int | None:
         """Where an event sits in the store, for resuming a stream after it."""
@@ -98,3 +99,11 @@ class EventStore:
         """Close the database."""
         with self.lock:
             self.db.close()
+
+
+def _parse_stored(payload: str) -> Event | None:
+    """A stored event, or None for one stored under an older, looser contract that no longer validates."""
+    try:
+        return parse_event(payload)
+    except ValueError:  # pydantic's ValidationError included
+        return None

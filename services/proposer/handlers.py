@@ -6,11 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
+from pydantic import ValidationError
 
 from services.proposer.records import CampaignRecords
-from services.proposer.researcher import NoIdea, ResearchContext, Researcher
-from shared.bus import PermanentError
-from shared.events import Event, ProposalCreated, ProposalRequested
+from services.proposer.researcher import Draft, NoIdea, ResearchContext, Researcher
+from shared.bus import PermanentError, RetryLater
+from shared.events import NOTE_MAX, TEXT_MAX, Event, ProposalCreated, ProposalRequested
 from shared.ids import proposal_id
 
 log = structlog.get_logger("proposer")
@@ -26,6 +27,18 @@ class ProposerContext:
     read_file: Callable[[str, str, str], Awaitable[str | None]]
     producer: str
     instance: str | None = None
+
+
+def _proposal(ticket: ProposalRequested, draft: Draft, ctx: ProposerContext) -> ProposalCreated:
+    """The draft as the ticket's proposal; prose beyond the contract's bounds is cut, anything else must fit."""
+    return ProposalCreated(
+        event_id=proposal_id(ticket.experiment_id), campaign=ticket.campaign, experiment_id=ticket.experiment_id,
+        producer=ctx.producer, base_commit=ticket.base_commit, description=draft.description,
+        rationale=draft.rationale[:TEXT_MAX], expected_vram_impact=draft.expected_vram_impact[:NOTE_MAX], edits=draft.edits,
+        proposer_kind=ctx.researcher.kind, kind=draft.kind, proposer=ctx.instance or ctx.producer,
+        model=draft.model, input_tokens=draft.input_tokens, output_tokens=draft.output_tokens,
+        latency_s=draft.latency_s, cost=draft.cost,
+    )
 
 
 async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) -> None:
@@ -45,17 +58,17 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
     )
     try:
         draft = await ctx.researcher.propose(context)
+        proposal = _proposal(event, draft, ctx)
     except NoIdea as exc:
         log.warning("no proposal this time", experiment_id=event.experiment_id, reason=str(exc))
         raise
-    await ctx.publish(ProposalCreated(
-        event_id=proposal_id(event.experiment_id), campaign=event.campaign, experiment_id=event.experiment_id,
-        producer=ctx.producer, base_commit=event.base_commit, description=draft.description,
-        rationale=draft.rationale, expected_vram_impact=draft.expected_vram_impact, edits=draft.edits,
-        proposer_kind=ctx.researcher.kind, kind=draft.kind, proposer=ctx.instance or ctx.producer,
-        model=draft.model, input_tokens=draft.input_tokens, output_tokens=draft.output_tokens,
-        latency_s=draft.latency_s, cost=draft.cost,
-    ))
+    except ValidationError as exc:
+        # The draft came from a researcher, not from the ticket: the next draft may fit, so the ticket is
+        # handed back rather than set aside (which would leave its slot unanswered for good).
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        log.warning("draft does not fit a proposal", experiment_id=event.experiment_id, problems=problems[:500])
+        raise RetryLater(f"the draft does not fit a proposal: {problems}") from None
+    await ctx.publish(proposal)
     log.info(
         "proposal created", experiment_id=event.experiment_id, description=draft.description, kind=draft.kind,
         model=draft.model, input_tokens=draft.input_tokens, output_tokens=draft.output_tokens, latency_s=draft.latency_s,

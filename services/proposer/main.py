@@ -7,19 +7,22 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from services.proposer.consumers import TICKETS
+from services.proposer.consumers import tickets
 from services.proposer.follow import CampaignFollower
 from services.proposer.handlers import ProposerContext, on_proposal_requested
 from services.proposer.llm.config import LLMSettings
 from services.proposer.researcher import Researcher
 from services.proposer.search import SearchResearcher
 from shared.bus import Bus, consume
+from shared.campaigns import ServedCampaign, serving
 from shared.events import ProposalRequested
 from shared.gitobjects import MissingObjects, ensure_commit, open_mirror, show_file
 
 
 class ProposerSettings(LLMSettings):
-    """Which researcher proposes, and how many tickets one proposer works on at once."""
+    """Which researcher proposes, how many tickets one proposer works on at once, and the campaign it serves."""
+
+    tag: ServedCampaign = None
 
     proposer: Literal["search", "llm"] | None = Field(
         default=None, description="Kind of proposer; default llm when AUTORESEARCH_LLM_MODEL is set, else search.",
@@ -47,7 +50,7 @@ def make_researcher(settings: ProposerSettings) -> Researcher:
 
 
 async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> None:
-    """Answer tickets until stopped; proposers share the 'proposer' consumer as a work queue."""
+    """Answer tickets until stopped; the proposers of a campaign (or of every campaign) share one consumer as a work queue."""
     mirror = open_mirror(settings.state_dir / "proposer" / settings.instance / "mirror.git")
 
     async def read_file(campaign: str, commit: str, path: str) -> str | None:
@@ -63,9 +66,9 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
         researcher=researcher, publish=bus.publish, records=follower.records, read_file=read_file,
         producer=f"proposer/{settings.instance}", instance=settings.instance,
     )
-    handlers = {ProposalRequested: lambda e: on_proposal_requested(e, ctx)}
+    handlers = serving(settings.tag, {ProposalRequested: lambda e: on_proposal_requested(e, ctx)})
     workers = [
-        consume(bus, TICKETS, handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
+        consume(bus, tickets(settings.tag), handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
         for _ in range(settings.concurrency)
     ]
     try:

@@ -10,7 +10,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from services.trainer.workspace_config import load_workspace_config
-from shared.events import CAMPAIGN_PATTERN
+from shared.events import CAMPAIGN_PATTERN, NAME_MAX
 from shared.settings import ServiceSettings
 
 DEFAULT_TRAIN_COMMAND = "uv run train.py"
@@ -39,7 +39,10 @@ class TrainerSettings(ServiceSettings):
     run_timeout: float = Field(default=600.0, gt=0, description="Seconds before a run is killed as a timeout.")
     gpu: str | None = Field(default=None, description="CUDA_VISIBLE_DEVICES for runs; inherited when unset.")
     lookahead: int = Field(default=1, ge=0, description="Proposals prepared ahead of the running experiment.")
-    max_experiments: int | None = Field(default=None, ge=0, description="Experiments beyond the baseline in this session.")
+    max_experiments: int | None = Field(default=None, ge=0, description=(
+        "Experiments beyond the baseline: beyond those decided when the session began, or in all without a session."))
+    session: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, description=(
+        "Names one sitting (`up` gives each its own): a trainer restarted in the same session keeps the limit it set."))
 
     @classmethod
     def settings_customise_sources(

@@ -14,9 +14,10 @@ from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
 from services.trainer.workspace import Workspace, discarded_ref
 from shared.events import (
-    CampaignFinished, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested, RunFinished, RunProgress,
-    RunStarted, VerdictDecided,
+    LOG_TAIL_MAX, CampaignFinished, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested, RunFinished,
+    RunProgress, RunStarted, VerdictDecided, utc_now,
 )
+from shared.gitobjects import MissingObjects
 from shared.ids import campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
 
 log = structlog.get_logger("trainer")
@@ -79,7 +80,7 @@ async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str |
         await ctx.publish(RunProgress(**base, commit=commit, step=step, percent=percent, loss=loss))
 
     ctx.idle.clear()
-    outcome = await ctx.run(on_progress=on_progress)
+    outcome = await ctx.run(on_progress=on_progress, experiment_id=experiment, commit=commit)
     finished = RunFinished(
         **base, event_id=run_finished_id(experiment, commit), commit=commit, parent=parent, description=description,
         status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail, exit_code=outcome.exit_code,
@@ -115,8 +116,25 @@ async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
             producer=ctx.producer, commit=event.commit, head=head,
         ))
         return
-    await ctx.ensure_commit(event.commit)
+    try:
+        await ctx.ensure_commit(event.commit)
+    except MissingObjects as exc:  # asking again finds the same nothing: the experiment ends as a crash
+        await unrunnable(ctx, event, f"the commit's objects could not be fetched: {exc}")
+        return
     await train(ctx, event.experiment_id, event.commit, event.parent, event.description)
+
+
+async def unrunnable(ctx: TrainerContext, event: CommitMade, reason: str) -> None:
+    """Publish a crash for a commit that cannot be run, so its verdict frees the slot instead of a hang."""
+    now = utc_now()
+    finished = RunFinished(
+        campaign=ctx.campaign, experiment_id=event.experiment_id, producer=ctx.producer,
+        event_id=run_finished_id(event.experiment_id, event.commit), commit=event.commit, parent=event.parent,
+        description=event.description, status="crash", log_tail=reason[:LOG_TAIL_MAX], started_at=now, finished_at=now,
+    )
+    await ctx.publish(finished)
+    ctx.progress.apply(finished)
+    log.error("commit cannot be run", experiment_id=event.experiment_id, commit=event.commit[:7], reason=reason)
 
 
 async def on_verdict_decided(event: VerdictDecided, ctx: TrainerContext) -> None:

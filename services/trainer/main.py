@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from pathlib import Path
 
 import structlog
 
@@ -15,22 +16,45 @@ from services.trainer.handlers import (
 )
 from services.trainer.consumers import commits, control
 from services.trainer.progress import CampaignProgress
+from services.trainer.run_record import kill_leftover, record_path
 from services.trainer.runner import run_training, training_environment
 from services.trainer.workspace import Workspace
 from shared.bus import Bus, consume
 from shared.events import (
-    CampaignFinished, CampaignStarted, CommitMade, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
+    CampaignFinished, CampaignLimited, CampaignStarted, CommitMade, ProposalRejected, ProposalRequested, RunFinished,
+    VerdictDecided,
 )
 from shared.gitobjects import base_key, ensure_commit, upload_bundle
 from shared.replay import replay
-from shared.ids import campaign_started_id, experiment_id
+from shared.ids import campaign_limited_id, campaign_started_id, experiment_id
 
 log = structlog.get_logger("trainer")
-HISTORY = [CampaignStarted, CampaignFinished, ProposalRequested, ProposalRejected, RunFinished, VerdictDecided]
+# How long a message the trainer holds stays its own without a word from it. A run keeps its commit with
+# in-progress acks every ACK_WAIT/3 s (shared/bus.py), so a live trainer never loses it; a trainer killed
+# outright hands nothing back, and its commit is free again ACK_WAIT s after the last in-progress ack.
+# JetStream offers no other way to take back a dead consumer's message: a nak needs the message's reply
+# subject, which only the dead process knew, and no pull request gets a message while it is pending.
+# `up` has a new trainer consuming about 0.8 s after a kill, so with 2 s the commit runs again about
+# 1.6 s after the kill (30 s took 23-28 s); bench/trainer_restart.py measures it. A longer lapse of acks
+# (a stalled loop, a NATS outage) can free a commit only for another trainer of the campaign: this one
+# fetches nothing while it runs. Creating the durable with another ack_wait updates an existing one.
+ACK_WAIT = 2.0
+HISTORY = [
+    CampaignStarted, CampaignLimited, CampaignFinished, ProposalRequested, ProposalRejected, RunFinished, VerdictDecided,
+]
+
+
+async def end_leftover_run(record: Path) -> None:
+    """Kill the run that a trainer before this one recorded and left behind, and wait until it is gone."""
+    leftover = await asyncio.to_thread(kill_leftover, record)
+    if leftover is not None:
+        run, killed = leftover
+        log.warning("leftover run killed" if killed else "leftover run already gone", experiment_id=run.experiment_id,
+                    commit=run.commit[:7], pgid=run.pgid, started_at=run.started_at, killed=killed)
 
 
 async def open_campaign(bus: Bus, settings: TrainerSettings, workspace: Workspace, producer: str) -> CampaignProgress:
-    """Check out the branch, replay the campaign's history, announce it if it is new."""
+    """Check out the branch, replay the campaign's history, announce it if it is new, record its limit."""
     head = await asyncio.to_thread(workspace.open_campaign)
     progress = CampaignProgress(settings.tag, lookahead=settings.lookahead)
     for event in await replay(bus, HISTORY, settings.tag):
@@ -44,20 +68,35 @@ async def open_campaign(bus: Bus, settings: TrainerSettings, workspace: Workspac
         )
         await bus.publish(started)
         progress.apply(started)
-    if settings.max_experiments is not None:
-        progress.limit = progress.decided + settings.max_experiments
+    await record_limit(bus, settings, progress, producer)
     log.info("campaign open", campaign=settings.tag, head=head[:7], decided=progress.decided, limit=progress.limit)
     return progress
 
 
+async def record_limit(bus: Bus, settings: TrainerSettings, progress: CampaignProgress, producer: str) -> None:
+    """Store in the stream the absolute experiment limit the settings ask for, unless it is already the one there."""
+    limit = progress.limit_asked(settings.max_experiments, settings.session)
+    if not progress.limit_changes(limit, settings.session):
+        return
+    limited = CampaignLimited(
+        event_id=campaign_limited_id(settings.tag, len(progress.limits_set) + 1), campaign=settings.tag,
+        experiment_id=experiment_id(settings.tag, progress.tickets), producer=producer, limit=limit,
+        session=settings.session,
+    )
+    await bus.publish(limited)
+    progress.apply(limited)
+
+
 async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> None:
-    """Run the baseline, then commits as they come, until stop is set."""
+    """Kill any run left behind, then run the baseline, then commits as they come, until stop is set."""
+    record = record_path(settings.state_dir.resolve(), settings.tag, settings.workspace)
+    await end_leftover_run(record)
     producer = f"trainer/{settings.instance}"
     workspace = Workspace(settings.workspace.resolve(), settings.tag)
     progress = await open_campaign(bus, settings, workspace, producer)
     run = functools.partial(
         run_training, settings.train_command, workspace.path, settings.run_timeout,
-        training_environment(dict(os.environ), settings.gpu), log_path(workspace.path),
+        training_environment(dict(os.environ), settings.gpu), log_path(workspace.path), record=record,
     )
     ctx = TrainerContext(
         workspace=workspace, progress=progress, publish=bus.publish, run=run,
@@ -68,7 +107,10 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     if progress.awaiting_verdict is None:
         ctx.idle.set()
     decisions = {VerdictDecided: lambda e: on_verdict_decided(e, ctx), ProposalRejected: lambda e: on_proposal_rejected(e, ctx)}
-    tasks = [asyncio.create_task(consume(bus, control(settings.tag), decisions, stop))]
+    # A verdict or commit is never dropped after some number of tries: a trainer killed mid-run hands its
+    # commit back each time, and what cannot succeed is set aside at once by the bus (see shared/bus.py).
+    forever = dict(ack_wait=ACK_WAIT, max_deliver=-1)
+    tasks = [asyncio.create_task(consume(bus, control(settings.tag), decisions, stop, **forever))]
     await request_proposals(ctx)
     baseline = asyncio.create_task(run_baseline(ctx))
     await asyncio.wait({baseline, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
@@ -78,6 +120,6 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     else:
         baseline.result()
         runs = {CommitMade: lambda e: on_commit_made(e, ctx)}
-        tasks.append(asyncio.create_task(consume(bus, commits(settings.tag), runs, stop, ack_wait=30.0)))
+        tasks.append(asyncio.create_task(consume(bus, commits(settings.tag), runs, stop, **forever)))
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)

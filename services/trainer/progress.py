@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from shared.events import (
     CampaignFinished,
+    CampaignLimited,
     CampaignStarted,
     Event,
     ProposalRejected,
@@ -31,6 +32,8 @@ class CampaignProgress:
     rejected_experiments: set[str] = field(default_factory=set)
     awaiting_verdict: str | None = None
     announced: set[int] = field(default_factory=set)
+    limit_session: str | None = None
+    limits_set: set[str] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
         """Fold one event into the counters; applying the same event twice changes nothing."""
@@ -54,6 +57,25 @@ class CampaignProgress:
                 self.awaiting_verdict = None
         elif isinstance(event, CampaignFinished):
             self.announced.add(event.experiments)
+        elif isinstance(event, CampaignLimited) and event.event_id not in self.limits_set:
+            self.limits_set.add(event.event_id)
+            self.limit, self.limit_session = event.limit, event.session
+
+    def limit_asked(self, max_experiments: int | None, session: str | None) -> int | None:
+        """The absolute limit that settings ask for.
+
+        max_experiments counts beyond the experiments decided when the session began, so a session that
+        already set a limit keeps it (its trainer restarted); without a session it counts from the campaign's start.
+        """
+        if session is not None and session == self.limit_session:
+            return self.limit
+        if max_experiments is None:
+            return None
+        return max_experiments + (self.decided if session is not None else 0)
+
+    def limit_changes(self, limit: int | None, session: str | None) -> bool:
+        """True when the stream must record this limit: it differs from the last one, or a new session takes it over."""
+        return limit != self.limit or (limit is not None and session != self.limit_session)
 
     @property
     def rejected(self) -> int:

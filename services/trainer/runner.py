@@ -1,4 +1,4 @@
-"""Running the train command: a hard wall-clock limit, a clean environment, a parsed summary."""
+"""Running the train command: one process group, a hard wall-clock limit, a clean environment, a parsed summary."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ from pathlib import Path
 
 import structlog
 
-from shared.events import RunStatus, utc_now
+from services.trainer.guard import Guard
+from services.trainer.run_group import RunGroup
+from services.trainer.run_record import RunRecord, clear_record, write_record
+from services.trainer.shell import exec_form
+from shared.events import LOG_TAIL_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX, METRICS_MAX, RunStatus, utc_now
 from shared.processes import die_with_parent
 
 log = structlog.get_logger("trainer")
 
 LOG_TAIL_LINES = 50
+LOG_READ_MAX = 1024 * 1024  # the summary block and the tail are at the end of the log
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|CREDS)", re.IGNORECASE)
 _STEP = re.compile(r"step\s+(\d+)(?:\s*\(\s*([\d.]+)%\s*\))?.*?loss:\s*([-+\d.eE]+|nan|inf)", re.IGNORECASE)
 
@@ -55,8 +60,16 @@ def screen_lines(text: str) -> list[str]:
     return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
 
 
+def read_end(path: Path, size: int = LOG_READ_MAX) -> str:
+    """The last `size` bytes of a log as text: a run may print gigabytes, the trainer reads a bounded end."""
+    with path.open("rb") as file:
+        file.seek(0, os.SEEK_END)
+        file.seek(max(file.tell() - size, 0))
+        return file.read().decode(errors="replace")
+
+
 def parse_summary(text: str) -> dict[str, float | str]:
-    """Every `key: value` line after the last line that is exactly '---'."""
+    """Every `key: value` line after the last line that is exactly '---', within the event's bounds."""
     lines = screen_lines(text)
     starts = [i for i, line in enumerate(lines) if line.strip() == "---"]
     if not starts:
@@ -65,12 +78,14 @@ def parse_summary(text: str) -> dict[str, float | str]:
     for line in lines[starts[-1] + 1:]:
         key, sep, value = line.partition(":")
         key, value = key.strip(), value.strip()
-        if not sep or not key or " " in key or not value:
+        if not sep or not key or " " in key or not value or len(key) > METRIC_NAME_MAX:
             continue
+        if len(metrics) >= METRICS_MAX and key not in metrics:
+            break
         try:
             metrics[key] = float(value)
         except ValueError:
-            metrics[key] = value
+            metrics[key] = value[:METRIC_TEXT_MAX]
     return metrics
 
 
@@ -86,16 +101,26 @@ def last_step(text: str) -> tuple[int, float | None, float | None] | None:
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log, as a terminal would show them."""
+    """The last lines of a log, as a terminal would show them, each cut to fit the event's bound."""
     shown = screen_lines(text)
     while shown and not shown[-1].strip():
         shown.pop()
-    return "\n".join(shown[-lines:])
+    width = LOG_TAIL_MAX // lines - 1
+    return "\n".join(line if len(line) <= width else line[:width - 1] + "…" for line in shown[-lines:])
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the group of a leader not yet reaped (so its group id cannot have been given to anyone else)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _end(process: asyncio.subprocess.Process, group: RunGroup | None) -> None:
+    """Kill what is left of a run whose leader has been reaped, and wait until it is gone."""
+    if group is None:
+        _kill_group(process)
+    else:
+        await asyncio.to_thread(group.kill)
 
 
 async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: float) -> None:
@@ -103,7 +128,7 @@ async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: 
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(OSError):
-            step = last_step(log_path.read_text(errors="replace"))
+            step = last_step(read_end(log_path, 4000))
             if step and step[0] != seen:
                 seen = step[0]
                 try:
@@ -115,31 +140,48 @@ async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: 
 async def run_training(
     command: str, cwd: Path, timeout: float, env: dict[str, str], log_path: Path,
     on_progress: ProgressCallback | None = None, progress_every: float = 2.0,
+    record: Path | None = None, experiment_id: str = "", commit: str = "",
 ) -> RunOutcome:
-    """Run the train command with output in log_path; kill its whole process group past timeout."""
+    """Run the train command with output in log_path; past timeout, or at the end, kill its whole process group.
+
+    While it runs, the run is written down in `record` and watched by a guard, so that it dies with the
+    trainer and a trainer started after this one can tell it is still there.
+    """
     started = utc_now()
     status: RunStatus = "ok"
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_shell(
-            command, cwd=cwd, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+            exec_form(command), cwd=cwd, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
         )
-    watcher = asyncio.create_task(_watch_progress(log_path, on_progress, progress_every)) if on_progress else None
+    group = RunGroup.led_by(process.pid)  # None where there is no /proc: the group is then killed unchecked
+    watcher, guard = None, None
     try:
+        if group is not None:
+            if record is not None:
+                write_record(record, RunRecord(group.pgid, process.pid, group.leader_start, group.boot,
+                                               started.isoformat(), experiment_id, commit, command))
+            guard = await Guard.start(group)
+        if on_progress:
+            watcher = asyncio.create_task(_watch_progress(log_path, on_progress, progress_every))
         await asyncio.wait_for(process.wait(), timeout)
     except TimeoutError:
         status = "timeout"
         _kill_group(process)
         await process.wait()
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled (the trainer is stopping), or the run could not be recorded or guarded
         _kill_group(process)
         await process.wait()
         raise
     finally:
         if watcher:
             watcher.cancel()
-        _kill_group(process)  # stray children of a finished run die with it
-    text = log_path.read_text(errors="replace")
+        await _end(process, group)  # stray children of a finished run die with it
+        if record is not None:
+            clear_record(record)
+        if guard is not None:
+            await guard.release()
+    text = read_end(log_path)
     metrics = parse_summary(text)
     val_bpb = metrics.get("val_bpb")
     if status == "ok" and (process.returncode != 0 or not isinstance(val_bpb, float) or not math.isfinite(val_bpb)):

@@ -113,10 +113,18 @@ class Workspace:
 
     def reset_to(self, commit: str, discarded: str | None = None) -> None:
         """Discard: the branch goes back to commit; the discarded commit stays reachable under its own ref."""
-        if discarded:
+        if discarded and self.has_commit(discarded):  # a commit that never arrived has nothing to keep
             self.repo.git.update_ref(discarded_ref(self.campaign, discarded), discarded)
             self._drop_import_ref(discarded)
         self.repo.git.checkout("-f", "-B", self.branch, commit)
+
+    def has_commit(self, commit: str) -> bool:
+        """True when the repository holds the commit."""
+        try:
+            self.repo.git.cat_file("-e", f"{commit}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
 
     def _drop_import_ref(self, commit: str) -> None:
         """The branch or the discarded ref now holds the commit; the ref made on import is no longer needed."""

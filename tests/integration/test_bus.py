@@ -6,9 +6,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import git
+import pytest
 
 from shared.bus import STREAM, Bus, PermanentError, RetryLater, consume, redelivery_delay
 from shared.events import CommitStale, Event, VerdictDecided
+from shared.gitobjects import ensure_commit, open_mirror
+from tests.conftest import make_workspace
 
 HEAD = "a" * 40
 
@@ -188,3 +194,44 @@ async def test_stop_cancels_the_handler_and_the_event_is_redelivered_later(bus: 
     async with consuming(bus, "interrupted", quick):
         await eventually(lambda: len(handled) == 1)
     assert handled == [sent.event_id]
+
+
+async def derived_event_that_cannot_be_built(bus: Bus, tmp_path: Path) -> None:
+    VerdictDecided(campaign="c1", experiment_id="c1-0001", producer="test/1", commit=HEAD, status="keep", head="a tree")
+
+
+async def derived_event_too_large_to_publish(bus: Bus, tmp_path: Path) -> None:
+    await bus.nc.publish("poison.echo", b"x" * (bus.nc.max_payload + 1))
+
+
+async def git_refusing_a_head_that_is_not_a_tree(bus: Bus, tmp_path: Path) -> None:
+    repo = git.Repo(make_workspace(tmp_path / "workspace", "print(1)\n"))
+    repo.git.checkout("-f", repo.git.rev_parse("HEAD:train.py"))
+
+
+async def bundle_missing_from_the_object_store(bus: Bus, tmp_path: Path) -> None:
+    await ensure_commit(bus, open_mirror(tmp_path / "mirror.git"), "e" * 40, "c1")
+
+
+@pytest.mark.parametrize("poison", [
+    derived_event_that_cannot_be_built, derived_event_too_large_to_publish, git_refusing_a_head_that_is_not_a_tree,
+    bundle_missing_from_the_object_store,
+])
+async def test_deterministic_failure_is_set_aside_at_once_and_the_next_event_follows(bus: Bus, tmp_path: Path, poison):
+    calls: list[str] = []
+
+    async def handler(event: Event) -> None:
+        calls.append(event.experiment_id)
+        if event.experiment_id == "c1-0001":
+            await poison(bus, tmp_path)
+
+    await bus.publish(verdict(1))
+    await bus.publish(verdict(2))
+    async with consuming(bus, "poison", handler):
+        await eventually(lambda: len(calls) >= 2)
+        await bus.publish(verdict(99))  # handled only after whatever came before it
+        await eventually(lambda: len(calls) >= 3)
+        info = await bus.js.consumer_info(STREAM, "poison")
+    # the poison was handled once, and the next event was the very next thing handled
+    assert calls == ["c1-0001", "c1-0002", "c1-0099"]
+    assert (info.num_ack_pending, info.num_redelivered, info.num_pending) == (0, 0, 0)

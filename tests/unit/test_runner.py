@@ -6,6 +6,8 @@ import asyncio
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -211,3 +213,65 @@ async def test_progress_is_reported_while_the_run_goes_on(tmp_path: Path):
     assert outcome.status == "ok"
     assert seen and seen[0] == (3, 30.0, 2.5)
     assert len(seen) == 1  # the same step is reported once
+
+
+# a trainer killed while its run trains
+
+SLEEPER = "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+TRAINER = (
+    "import asyncio, os, sys\nfrom pathlib import Path\n"
+    "from services.trainer.runner import run_training, training_environment\n"
+    "env = training_environment(dict(os.environ), None)\n"
+    "asyncio.run(run_training(sys.argv[1], Path.cwd(), 60, env, Path('run.log'), record=Path('run.json')))\n"
+)
+PY = sys.executable
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("command", [
+    f"{PY} sleeper.py run.pid",  # one program: the shell becomes it
+    f"sh -c '{PY} sleeper.py run.pid'",  # a shell of its own that forks the program
+    f"sleep 60 & echo $! > run.pid; {PY} sleeper.py leader.pid",  # a background child beside the program
+])
+def test_no_process_of_a_run_outlives_a_trainer_killed_with_sigkill(tmp_path: Path, command: str):
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    trainer = subprocess.Popen([PY, "-c", TRAINER, command], cwd=tmp_path, env=env)
+    try:
+        pid_file = tmp_path / "run.pid"
+        for _ in range(500):
+            if pid_file.exists() and pid_file.read_text().strip() and (tmp_path / "run.json").exists():
+                break
+            time.sleep(0.01)
+        run = int(pid_file.read_text())
+        assert alive(run)
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert wait_until_gone(run)
+    assert (tmp_path / "run.json").exists()  # the trainer died: its record is left for the next one to check
+
+
+async def test_a_huge_log_line_and_many_metrics_still_make_a_run_finished_that_fits(tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from shared.events import MAX_PAYLOAD, RunFinished
+
+    script = tmp_path / "noisy.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stdout.write('x' * 3_000_000 + '\\n')\n"
+        "print('---')\n"
+        "print('val_bpb: 0.9')\n"
+        "for i in range(500):\n"
+        "    print(f'metric_{i}: ' + 'y' * 600)\n"
+        "print('k' * 100 + ': 1')\n"
+        "sys.stdout.write('z' * 300_000 + '\\n')\n"
+    )
+    outcome = await run_training(f"{sys.executable} {script}", tmp_path, 30, dict(os.environ), tmp_path / "run.log")
+    now = datetime.now(UTC)
+    event = RunFinished(campaign="c1", experiment_id="c1-0001", producer="test/1", commit="a" * 40, status=outcome.status,
+                        metrics=outcome.metrics, log_tail=outcome.log_tail, started_at=now, finished_at=now)
+    assert outcome.status == "ok" and outcome.metrics["val_bpb"] == 0.9
+    assert len(event.model_dump_json().encode()) < MAX_PAYLOAD
+    assert "k" * 100 not in outcome.metrics and all(len(str(value)) <= 500 for value in outcome.metrics.values())

@@ -56,8 +56,9 @@ class FakeRunner:
         self.outcome = RunOutcome(status, 0 if status == "ok" else 1, {"val_bpb": val_bpb}, "log tail", NOW, NOW)
         self.runs = 0
 
-    async def __call__(self, on_progress=None) -> RunOutcome:
+    async def __call__(self, on_progress=None, **labels) -> RunOutcome:
         self.runs += 1
+        self.labels = labels
         if on_progress:
             await on_progress(5, 50.0, 2.5)
         return self.outcome
@@ -116,6 +117,23 @@ async def test_baseline_runs_the_base_commit_without_a_parent():
     assert ctx.run.runs == 1  # a baseline that has run is not run again
 
 
+async def test_commit_whose_objects_are_missing_ends_as_a_crash_instead_of_holding_its_slot():
+    from shared.gitobjects import MissingObjects
+
+    ctx = make_context()
+    await after_baseline(ctx)
+
+    async def missing(commit: str) -> None:
+        raise MissingObjects(f"no bundle for {commit[:7]}")
+
+    ctx.ensure_commit = missing
+    await on_commit_made(commit_made(1, FIRST, BASE), ctx)
+    [finished] = ctx.publish.events
+    assert isinstance(finished, RunFinished) and (finished.status, finished.commit, finished.parent) == ("crash", FIRST, BASE)
+    assert "could not be fetched" in finished.log_tail and ctx.run.runs == 1  # the baseline only
+    assert ctx.progress.awaiting_verdict == finished.experiment_id  # its verdict will free the slot
+
+
 async def test_commit_on_the_head_is_run_and_reported():
     ctx = make_context()
     await after_baseline(ctx)
@@ -129,6 +147,13 @@ async def test_commit_on_the_head_is_run_and_reported():
     assert finished.environment["command"] == "python train.py"
     assert ctx.progress.awaiting_verdict == experiment_id(CAMPAIGN, 1)
     assert not ctx.idle.is_set()
+
+
+async def test_the_runner_is_told_which_experiment_and_commit_it_runs_so_it_can_record_them():
+    ctx = make_context()
+    await after_baseline(ctx)
+    await on_commit_made(commit_made(1, FIRST, BASE), ctx)
+    assert ctx.run.labels == {"experiment_id": experiment_id(CAMPAIGN, 1), "commit": FIRST}
 
 
 async def test_commit_on_an_old_head_is_sent_back_as_stale_and_not_run():

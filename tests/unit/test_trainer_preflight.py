@@ -103,3 +103,11 @@ def test_open_campaign_branches_from_head_and_reopens_the_branch(workspace: Path
     git(workspace, "checkout", "-q", "master")
     assert Workspace(workspace, "nov27").open_campaign() == head
     assert git(workspace, "branch", "--show-current") == branch_name("nov27")
+
+
+def test_reset_after_a_commit_that_never_arrived_moves_the_branch_and_keeps_no_ref(workspace: Path) -> None:
+    ws = Workspace(workspace, "c1")
+    head = ws.open_campaign()
+    ws.reset_to(head, discarded="f" * 40)
+    assert ws.head() == head
+    assert git(workspace, "for-each-ref", "refs/autoresearch/") == ""

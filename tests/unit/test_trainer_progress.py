@@ -6,9 +6,9 @@ import copy
 from datetime import UTC, datetime
 
 from services.trainer.progress import CampaignProgress
-from shared.ids import experiment_id
+from shared.ids import campaign_limited_id, experiment_id
 from shared.events import (
-    CampaignFinished, CampaignStarted, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
+    CampaignFinished, CampaignLimited, CampaignStarted, ProposalRejected, ProposalRequested, RunFinished, VerdictDecided,
 )
 
 CAMPAIGN, BASE = "c1", "b" * 40
@@ -197,3 +197,62 @@ def test_events_of_another_campaign_are_ignored():
     other = ProposalRequested(campaign="c2", producer="p", experiment_id="c2-0001", base_commit=BASE, sequence=7)
     progress.apply(other)
     assert progress.tickets == 0
+
+
+# the experiment limit, stored in the stream
+
+def limited(revision: int, limit: int | None, session: str | None) -> CampaignLimited:
+    return CampaignLimited(**IDS, event_id=campaign_limited_id(CAMPAIGN, revision), experiment_id=experiment_id(CAMPAIGN, 0),
+                           limit=limit, session=session)
+
+
+def restarted(events: list) -> CampaignProgress:
+    """A trainer's progress rebuilt from the stream after a restart."""
+    progress = CampaignProgress(CAMPAIGN, lookahead=0)
+    for event in events:
+        progress.apply(event)
+    return progress
+
+
+def test_the_limit_comes_from_the_stream_and_the_latest_one_wins():
+    progress = restarted([started(), limited(1, 4, "up-1"), limited(2, 6, "up-2")])
+    assert (progress.limit, progress.limit_session) == (6, "up-2")
+    progress.apply(limited(1, 4, "up-1"))  # a copy of an event already folded changes nothing
+    assert (progress.limit, progress.limit_session) == (6, "up-2")
+
+
+def test_a_limit_set_by_a_session_is_kept_when_its_trainer_restarts():
+    history = [started(), limited(1, 4, "up-1"), finished(0), verdict(0), ticket(1), finished(1), verdict(1),
+               ticket(2), finished(2), verdict(2)]
+    progress = restarted(history)
+    assert progress.decided == 2
+    asked = progress.limit_asked(4, "up-1")
+    assert asked == 4  # not 2 + 4: the session's limit was fixed when it began
+    assert not progress.limit_changes(asked, "up-1")
+
+
+def test_a_new_session_counts_its_experiments_beyond_those_already_decided():
+    progress = restarted([started(), limited(1, 1, "up-1"), finished(0), verdict(0), ticket(1), finished(1), verdict(1)])
+    asked = progress.limit_asked(2, "up-2")
+    assert asked == 3
+    assert progress.limit_changes(asked, "up-2")
+
+
+def test_a_new_session_asking_for_the_same_total_still_takes_the_limit_over():
+    progress = restarted([started(), limited(1, 3, "up-1"), finished(0), verdict(0), ticket(1), finished(1), verdict(1)])
+    assert progress.limit_asked(2, "up-2") == 3
+    assert progress.limit_changes(3, "up-2")  # else a restart in up-2 would count again from a later decided
+
+
+def test_without_a_session_the_limit_counts_from_the_campaign_start():
+    progress = restarted([started(), finished(0), verdict(0), ticket(1), finished(1), verdict(1)])
+    assert progress.limit_asked(4, None) == 4
+    progress.apply(limited(1, 4, None))
+    assert not progress.limit_changes(progress.limit_asked(4, None), None)
+
+
+def test_a_session_without_a_limit_lifts_the_previous_one():
+    progress = restarted([started(), limited(1, 2, "up-1")])
+    assert progress.limit_asked(None, "up-2") is None
+    assert progress.limit_changes(None, "up-2")
+    assert not restarted([started()]).limit_changes(None, "up-3")  # nothing to record when there never was a limit

@@ -126,3 +126,14 @@ def test_config_text_round_trips_quotes_and_backslashes(tmp_path: Path) -> None:
 
 def test_every_workspace_setting_is_a_trainer_setting() -> None:
     assert set(WorkspaceConfig.model_fields) <= set(TrainerSettings.model_fields)
+
+
+def test_each_up_gives_its_trainer_a_session_that_reaches_the_trainer(tmp_path: Path) -> None:
+    from autoresearch.up import UpOptions, service_args
+
+    options = UpOptions(workspace=tmp_path, tag="nov27", max_experiments=3)
+    first, second = (service_args("trainer", options, tmp_path / "state") for _ in range(2))
+    session = first[first.index("--session") + 1]
+
+    assert session and session != second[second.index("--session") + 1]
+    assert trainer(workspace=tmp_path, session=session).session == session

@@ -61,7 +61,14 @@ def test_other_services_get_only_their_own_flags(workspace: Path, tmp_path: Path
 
     assert ledger[ledger.index("--results") + 1] == str(workspace / "results.tsv") and "--http-port" in ledger
     assert second_proposer[-4:] == ["--instance", "proposer-2", "--proposer", "llm"]
-    assert "--tag" not in service_args("editor", options, tmp_path)
+    assert "--workspace" not in service_args("editor", options, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["ledger", "evaluator", "editor", "proposer", "trainer"])
+def test_every_service_up_starts_serves_only_its_campaign(name: str, workspace: Path, tmp_path: Path) -> None:
+    args = service_args(name, UpOptions(workspace=workspace, tag="nov27"), tmp_path)
+
+    assert args[args.index("--tag") + 1] == "nov27"
 
 
 def test_up_waits_for_the_consumers_each_service_names_for_the_campaign() -> None:
