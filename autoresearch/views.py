@@ -131,6 +131,6 @@ def print_results(console: Console, results: Path, rows: bool) -> None:
     if not results.exists():
         return
     lines = [line for line in results.read_text().splitlines() if line.strip()]
-    if rows:
-        console.print("\n".join(lines), highlight=False, markup=False)
-    console.print(f"results: {len(lines) - 1} rows in {results}", highlight=False)
+    if rows:  # the rows exactly as in the file (tabs kept, never wrapped), for tools reading the output
+        console.file.write("\n".join(lines) + "\n")
+    console.print(f"results: {len(lines) - 1} rows in {results}", highlight=False, soft_wrap=True)

@@ -97,3 +97,14 @@ def test_live_table_lists_verdicts_with_the_best_so_far() -> None:
     assert "nov27-0002 change 2" in text and "40.0%" in text
     view.run_ended()
     assert "nov27-0002 change 2" not in rendered(view._render())
+
+
+def test_results_rows_printed_off_a_terminal_are_never_wrapped(tmp_path):
+    from autoresearch.views import print_results
+
+    results = tmp_path / "results.tsv"
+    long = "increase LEARNING_RATE from 0.0004 to 0.00056 and warm it up over the first tenth of the budget"
+    results.write_text(f"commit\tval_bpb\tmemory_gb\tstatus\tdescription\naaaaaaa\t1.000000\t0.5\tkeep\t{long}\n")
+    out = StringIO()
+    print_results(Console(file=out, width=60), results, rows=True)
+    assert out.getvalue().splitlines()[1] == f"aaaaaaa\t1.000000\t0.5\tkeep\t{long}"
