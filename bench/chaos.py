@@ -18,7 +18,9 @@ and store so that it can be killed and started again, and meanwhile:
   is not part of it: keeping those out is the job of the bus's authentication.
 
 After each kill it waits for the loop to make progress again (the next
-run.started or verdict.decided, seen by a plain subscriber to every subject),
+run.started or verdict.decided, seen by a plain NATS client subscribed to each
+event subject; --watch-all subscribes to '>' instead, which matches the
+services' pull inboxes too and slows their recovery: see EventRecorder),
 and takes the time as that kill's recovery: a wait that an earlier kill caused
 is charged to the latest one (chaos.log, beside the services' logs, lists the
 kills). Then it prints what the campaign left behind: kills per target, rows
@@ -27,7 +29,7 @@ train.py per commit, concurrent runs, the branch tip against the kept commits,
 and recovery times per kind of kill.
 
     .venv/bin/python bench/chaos.py [--experiments 30] [--service-kills 30] [--nats-kills 3] [--up-kills 1]
-                                    [--fuzz 2] [--seed 1] [--outage 2] [--quick] [--keep DIR]
+                                    [--fuzz 2] [--seed 1] [--outage 2] [--watch-all] [--quick] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Plan:
     fuzz: int = 2  # rounds of the fuzz corpus
     seed: int = 1
     outage: float = 2.0  # seconds the NATS server stays down
+    watch_all: bool = False  # watch with a subscription to '>' (as `nats sub '>'` does) instead of one per event subject
     timeout: float = 900.0
 
     def steps(self, rng: random.Random) -> list[str]:
@@ -116,7 +119,7 @@ class Chaos:
         self.rng = random.Random(self.plan.seed)
         self.workspace, self.state, self.run_log = self.root / "workspace", self.root / "state", self.root / "runs.jsonl"
         self.server = EmbeddedNats(self.root / "nats", port=free_port())
-        self.recorder = EventRecorder(TAG)
+        self.recorder = EventRecorder(TAG, wildcard=self.plan.watch_all)
 
     @property
     def up(self) -> subprocess.Popen:
@@ -328,7 +331,7 @@ def run_figures(notes: list[dict], finished_at: dict[str, float]) -> dict[str, o
         "runs": len(starts),
         "commits run": len(per_commit),
         "executions per commit": dict(sorted(Counter(per_commit.values()).items())),
-        "runs interrupted": sum(1 for n in starts if (n["commit"], n["pid"]) not in ends),
+        "runs killed before their end": sum(1 for n in starts if (n["commit"], n["pid"]) not in ends),
         "runs after the commit's result was published": sum(
             1 for n in starts if n["commit"] in finished_at and n["time"] > finished_at[n["commit"]]),
         "runs started while another was running": sum(1 for n in starts if not n.get("alone", True)),
@@ -415,7 +418,8 @@ class Report:
     def print(self) -> None:
         plan = self.plan
         print(f"chaos: {plan.experiments} experiments asked, seed {plan.seed}: {plan.service_kills} service kills, "
-              f"{plan.nats_kills} NATS kills ({plan.outage:g} s outages), {plan.up_kills} `up` kills, {plan.fuzz} fuzz rounds")
+              f"{plan.nats_kills} NATS kills ({plan.outage:g} s outages), {plan.up_kills} `up` kills, {plan.fuzz} fuzz rounds; "
+              f"watching {'>' if plan.watch_all else 'each event subject'}")
         if self.aborted:
             print(f"ABORTED: {self.aborted}")
         print(f"wall time: {self.wall:.1f} s")
@@ -488,10 +492,12 @@ def main() -> None:
     parser.add_argument("--outage", type=float, help="seconds the NATS server stays down")
     parser.add_argument("--timeout", type=float, help="seconds before the round is given up")
     parser.add_argument("--quick", action="store_true", help="a small round, under a minute")
+    parser.add_argument("--watch-all", action="store_true", default=None,
+                        help="watch with a subscription to '>', as `nats sub '>'` does (it changes what it watches)")
     parser.add_argument("--keep", type=Path, help="run in this new folder and keep it (workspace, logs, NATS store)")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
-    for name in ("experiments", "service_kills", "nats_kills", "up_kills", "fuzz", "seed", "outage", "timeout"):
+    for name in ("experiments", "service_kills", "nats_kills", "up_kills", "fuzz", "seed", "outage", "timeout", "watch_all"):
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
     if args.keep:

@@ -108,6 +108,7 @@ note(event="start", time=time.time(), alone=alone, **me)
 time.sleep(random.uniform(0.3, 1.0))
 if DEPTH > 6:
     print("RuntimeError: out of memory (DEPTH too large)")
+    note(event="end", time=time.time(), **me)
     sys.exit(1)
 val_bpb = (1.0 + (math.log10(LEARNING_RATE) - math.log10(0.0145)) ** 2 + 0.004 * (DEPTH - 6) ** 2
            + 0.003 * abs(math.log2(BATCH_SIZE / 32)) + 0.0002 * abs(WARMUP_STEPS - 25) + 0.01 * abs(WEIGHT_DECAY - 0.05))
@@ -131,7 +132,11 @@ def read_run_log(run_log: Path) -> list[dict]:
     """The start and end notes the logging train.py wrote, in order."""
     if not run_log.exists():
         return []
-    return [json.loads(line) for line in run_log.read_text().splitlines() if line.strip()]
+    notes = []
+    for line in run_log.read_text().splitlines():
+        with contextlib.suppress(ValueError):  # a run killed while writing leaves half a line
+            notes.append(json.loads(line))
+    return notes
 
 
 def service_pids(state_dir: Path) -> dict[str, list[int]]:
@@ -166,20 +171,27 @@ class Seen:
 
 
 class EventRecorder:
-    """A plain NATS client subscribed to everything, keeping each valid event of one campaign once, when first seen."""
+    """A plain NATS client subscribed to every event subject, keeping each valid event of one campaign once, when first seen.
 
-    def __init__(self, campaign: str) -> None:
+    With wildcard=True it subscribes to '>' instead, as `nats sub '>'` does. That also matches the inboxes
+    the services pull into, so the server finds interest in a killed service's last pull request and may
+    deliver to it: a watcher of this kind changes what it watches.
+    """
+
+    def __init__(self, campaign: str, wildcard: bool = False) -> None:
         self.campaign = campaign
+        self.wildcard = wildcard
         self.events: dict[str, Seen] = {}
         self.nc: nats.NATS | None = None
 
     async def start(self, url: str) -> None:
-        """Connect (reconnecting forever, so it rides out a server restart) and subscribe to every subject."""
+        """Connect (reconnecting forever, so it rides out a server restart) and subscribe."""
         self.nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=quiet)
-        await self.nc.subscribe(">", cb=self._keep, pending_bytes_limit=1024 * 1024 * 1024)
+        for subject in [">"] if self.wildcard else list(EVENT_TYPES):
+            await self.nc.subscribe(subject, cb=self._keep, pending_bytes_limit=1024 * 1024 * 1024)
 
     async def _keep(self, msg) -> None:
-        # a subscription to '>' also sees each delivery to a consumer: the event id tells the copies apart
+        # '>' also sees each delivery to a consumer: the event id tells the copies apart
         if msg.subject not in EVENT_TYPES or len(msg.data) > 256 * 1024:
             return
         try:
