@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from autoresearch.terminal import CONFIG_EXIT
+from shared.embedded import EmbeddedNats, EmbeddedNatsError
 from shared.processes import die_with_parent
 
 RESTARTS_PER_WINDOW = 5
@@ -148,3 +149,32 @@ async def supervise(
     """
     clock = clock or SystemClock()
     await asyncio.gather(*(_watch(service, stop, failure, notice, clock) for service in services))
+
+
+async def keep_nats_up(
+    server: EmbeddedNats, stop: asyncio.Event, failure: list[str],
+    notice: Callable[[str], None] = lambda text: None, clock: Clock | None = None, every: float = 0.5,
+) -> None:
+    """Restart the embedded NATS server on its port and store when it dies, within a restart budget.
+
+    The services reconnect by themselves; without this a dead embedded server would stall the campaign
+    until `up` is stopped. The restart happens on this (the main) thread, so the server still dies with `up`.
+    """
+    clock, budget = clock or SystemClock(), RestartBudget()
+    while await _unless_stopped(clock.sleep(every), stop) and not stop.is_set():
+        code = server.process.poll() if server.process is not None else None
+        if code is None:
+            continue
+        delay = budget.spend(clock.now())
+        if delay is None:
+            failure.append(f"the embedded NATS server stopped (exit code {code}) {budget.limit} times within "
+                           f"{budget.window / 60:g} minutes; its log is {server.data_dir / 'nats-server.log'}")
+            stop.set()
+            return
+        notice(f"the embedded NATS server stopped (exit code {code}); restarting it on {server.url} in {delay:g} s")
+        if not await _unless_stopped(clock.sleep(delay), stop):
+            return
+        try:
+            server.start()
+        except EmbeddedNatsError as exc:
+            notice(f"the embedded NATS server did not start again: {exc}")

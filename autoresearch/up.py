@@ -14,7 +14,7 @@ from pathlib import Path
 import nats
 from rich.console import Console
 
-from autoresearch.supervision import Supervised, supervise
+from autoresearch.supervision import Supervised, keep_nats_up, supervise
 from autoresearch.tail import EventTail, TailError
 from autoresearch.views import EventLines, campaign_view, print_results
 from services.editor import consumers as editor_consumers
@@ -25,9 +25,10 @@ from services.proposer import consumers as proposer_consumers
 from services.trainer import consumers as trainer_consumers
 from services.trainer.config import TrainerSettings
 from services.trainer.workspace import preflight
-from shared.bus import STREAMS, connect
+from shared.bus import STREAMS, Bus, connect
 from shared.embedded import EmbeddedNats, free_port
 from shared.events import CampaignFinished, Event
+from shared.replay import StreamCursor
 from shared.settings import load_settings
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
@@ -129,13 +130,21 @@ async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0
             await nc.close()
 
 
-async def _prepare_stream(url: str) -> None:
-    """Reach NATS (failing clearly if it cannot be reached) and make sure the stream exists."""
+async def _prepare_stream(url: str) -> Bus:
+    """Reach NATS (failing clearly if it cannot be reached) and make sure the streams exist."""
     try:
-        bus = await connect(url, "autoresearch-up", os.environ.get("NATS_CREDS"), wait=15.0)
+        return await connect(url, "autoresearch-up", os.environ.get("NATS_CREDS"), wait=15.0)
     except ConnectionError as exc:
         raise UpError(str(exc)) from None
-    await bus.close()
+
+
+async def _finished_in_record(ends: StreamCursor, finished: asyncio.Event, stop: asyncio.Event, every: float = 2.0) -> None:
+    """Also learn the end of the campaign from the stream: the live tail misses what is published while it reconnects."""
+    while not finished.is_set() and not stop.is_set():
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):  # NATS away for a moment: look again later
+            if await ends.fetch_new():
+                finished.set()
 
 
 def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list[Supervised]:
@@ -181,8 +190,11 @@ async def run_up(options: UpOptions, console: Console) -> int:
 
     tail = EventTail(url, options.tag, show, view.notice)
     failure: list[str] = []
+    bus = None
     try:
-        await _prepare_stream(url)
+        bus = await _prepare_stream(url)
+        ends = StreamCursor(bus, [CampaignFinished], options.tag)
+        await ends.fetch_new()  # an earlier session's end is not this one's
         try:
             await tail.start()
         except TailError as exc:
@@ -193,6 +205,8 @@ async def run_up(options: UpOptions, console: Console) -> int:
         if options.http_port:
             console.print(f"dashboard and API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
         supervisor = asyncio.create_task(supervise(services, stop, failure, view.notice))
+        keeper = asyncio.create_task(keep_nats_up(embedded, stop, failure, view.notice)) if embedded else None
+        watcher = asyncio.create_task(_finished_in_record(ends, finished, stop))
         done = asyncio.create_task(finished.wait())
         await asyncio.wait({done, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if done.done() and not stop.is_set():
@@ -200,7 +214,12 @@ async def run_up(options: UpOptions, console: Console) -> int:
                 view.notice("could not confirm that every service handled its last events; --resume picks up any left")
         stop.set()
         await supervisor
+        if keeper:
+            await keeper
+        watcher.cancel()
     finally:
+        if bus is not None:
+            await bus.close()
         for service in reversed(services):
             await service.stop()
         view.stop()

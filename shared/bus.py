@@ -30,6 +30,9 @@ STREAMS: dict[str, list[str]] = {
     PROGRESS_STREAM: [RunProgress.subject],
 }
 OBJECT_BUCKET = "autoresearch-objects"
+# How long an event handed to a process that died waits before JetStream gives it to the next one: the
+# longest pause in a service's recovery. Live handlers keep their events with in-progress acks every third of it.
+ACK_WAIT = 8.0
 JETSTREAM_TIMEOUT = 4.0  # seconds to wait for a JetStream reply (a publish's acknowledgement, an API call)
 log = structlog.get_logger("bus")
 
@@ -273,7 +276,7 @@ async def consume(
     handlers: Handlers,
     stop: asyncio.Event,
     *,
-    ack_wait: float = 15.0,
+    ack_wait: float = ACK_WAIT,
     max_deliver: int = 5,
     max_ack_pending: int = 1,
     deliver_new: bool = False,

@@ -18,7 +18,7 @@ log = structlog.get_logger("history")
 BATCH = 256
 
 
-class EventTail:
+class StreamCursor:
     """Events of some types from one stream, each call returning only what came since the last one.
 
     The first call replays the stream; later calls cost a few round trips however long the campaign is.
@@ -71,4 +71,4 @@ class EventTail:
 
 async def replay(bus: Bus, kinds: Sequence[type[Event]], campaign: str | None = None) -> list[Event]:
     """Every valid event of these types (of one campaign, if given), oldest first."""
-    return await EventTail(bus, kinds, campaign).fetch_new()
+    return await StreamCursor(bus, kinds, campaign).fetch_new()

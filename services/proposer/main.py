@@ -68,7 +68,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: ProposerSettings) -> No
     )
     handlers = serving(settings.tag, {ProposalRequested: lambda e: on_proposal_requested(e, ctx)})
     workers = [
-        consume(bus, tickets(settings.tag), handlers, stop, ack_wait=20.0, max_deliver=-1, max_ack_pending=64)
+        consume(bus, tickets(settings.tag), handlers, stop, max_deliver=-1, max_ack_pending=64)
         for _ in range(settings.concurrency)
     ]
     try:

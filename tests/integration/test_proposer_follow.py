@@ -6,7 +6,7 @@ from services.proposer.follow import CampaignFollower
 from shared.bus import Bus
 from shared.edits import Edit
 from shared.events import ProposalCreated, RunProgress, VerdictDecided
-from shared.replay import EventTail
+from shared.replay import StreamCursor
 
 HEAD = "a" * 40
 
@@ -21,8 +21,8 @@ def verdict(campaign: str, number: int, status: str = "discard") -> VerdictDecid
                           commit=f"{number:040d}", status=status, val_bpb=1.0 - number / 100, head=HEAD)
 
 
-class CountingTail(EventTail):
-    """An EventTail that counts the events each call brings back."""
+class CountingCursor(StreamCursor):
+    """A StreamCursor that counts the events each call brings back."""
 
     fetched: list[int]
 
@@ -34,7 +34,7 @@ class CountingTail(EventTail):
 
 async def test_each_catch_up_reads_only_events_published_since_the_last(bus: Bus):
     follower = CampaignFollower(bus)
-    follower.tails = [CountingTail(bus, tail_kinds) for tail_kinds in ([ProposalCreated, VerdictDecided],)]
+    follower.cursors = [CountingCursor(bus, cursor_kinds) for cursor_kinds in ([ProposalCreated, VerdictDecided],)]
     for number in range(1, 21):
         await bus.publish(proposal("c1", number))
         await bus.publish(verdict("c1", number))
@@ -44,7 +44,7 @@ async def test_each_catch_up_reads_only_events_published_since_the_last(bus: Bus
     await bus.publish(verdict("c2", 1))
     records = await follower.records("c1")
     assert records.get("c1-0021").proposed and records.get("c1-0021").status == "pending"
-    assert follower.tails[0].fetched == [40, 2]  # the second ticket did not replay the first forty events
+    assert follower.cursors[0].fetched == [40, 2]  # the second ticket did not replay the first forty events
     assert [r.experiment_id for r in (await follower.records("c2")).records()] == []  # c2's verdict has no proposal
 
 

@@ -1,5 +1,5 @@
 """Reading the streams back: the requested event types of one campaign, in order, without malformed messages,
-and a tail that returns only what came since its last call."""
+and a cursor that returns only what came since its last call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from shared.bus import PROGRESS_STREAM, STREAM, Bus
 from shared.events import CommitStale, ProposalRequested, RunProgress, VerdictDecided
-from shared.replay import EventTail, replay
+from shared.replay import StreamCursor, replay
 
 HEAD = "a" * 40
 
@@ -69,16 +69,16 @@ async def test_replay_leaves_no_consumer_behind(bus: Bus):
     assert info.state.consumer_count == 0
 
 
-async def test_tail_returns_only_events_published_since_its_last_call(bus: Bus):
-    tail = EventTail(bus, [VerdictDecided], "c1")
+async def test_cursor_returns_only_events_published_since_its_last_call(bus: Bus):
+    cursor = StreamCursor(bus, [VerdictDecided], "c1")
     await bus.publish(verdict("c1", 1))
     await bus.publish(verdict("c1", 2))
-    assert [e.experiment_id for e in await tail.fetch_new()] == ["c1-0001", "c1-0002"]
-    assert await tail.fetch_new() == []
-    await bus.publish(ticket("c1", 3))  # another type moves the stream on, but is not the tail's
+    assert [e.experiment_id for e in await cursor.fetch_new()] == ["c1-0001", "c1-0002"]
+    assert await cursor.fetch_new() == []
+    await bus.publish(ticket("c1", 3))  # another type moves the stream on, but is not the cursor's
     await bus.publish(verdict("c2", 1))  # another campaign
     await bus.publish(verdict("c1", 3))
-    assert [e.experiment_id for e in await tail.fetch_new()] == ["c1-0003"]
+    assert [e.experiment_id for e in await cursor.fetch_new()] == ["c1-0003"]
     assert (await bus.js.stream_info(STREAM)).state.consumer_count == 0
 
 
