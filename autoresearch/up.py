@@ -29,7 +29,7 @@ from shared.bus import STREAMS, Bus, connect
 from shared.embedded import EmbeddedNats, free_port
 from shared.events import CampaignFinished, Event
 from shared.replay import StreamCursor
-from shared.settings import load_settings
+from shared.settings import LLM_PREFIX, is_secret_name, load_settings
 
 SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
 CONSUMERS = (ledger_consumers, evaluator_consumers, editor_consumers, proposer_consumers, trainer_consumers)
@@ -147,6 +147,16 @@ async def _finished_in_record(ends: StreamCursor, finished: asyncio.Event, stop:
                 finished.set()
 
 
+def service_environment(base: dict[str, str], name: str) -> dict[str, str]:
+    """What a service process may see: only proposers get the LLM's key and settings; every service keeps NATS's."""
+    if name == "proposer":
+        return dict(base)
+    return {
+        key: value for key, value in base.items()
+        if key.startswith("NATS_") or not (is_secret_name(key) or key.startswith(LLM_PREFIX))
+    }
+
+
 def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list[Supervised]:
     """One process per service, and as many proposers as asked for."""
     services = []
@@ -155,7 +165,8 @@ def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list
             label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
             reasons = {API_EXIT: f"its read API on port {options.http_port} could not start or stopped"} if name == "ledger" else {}
             services.append(Supervised(
-                label, service_args(name, options, state_dir, index), env, state_dir / "logs" / f"{label}.log", reasons,
+                label, service_args(name, options, state_dir, index), service_environment(env, name),
+                state_dir / "logs" / f"{label}.log", reasons,
             ))
     return services
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|CREDS)", re.IGNORECASE)
+LLM_PREFIX = "AUTORESEARCH_LLM_"
+
+
+def is_secret_name(name: str) -> bool:
+    """True for an environment variable whose name says it holds a secret (an API key, a token, credentials)."""
+    return bool(_SECRET_NAME.search(name))
 
 
 class SettingsError(Exception):

@@ -21,12 +21,12 @@ from services.trainer.run_record import RunRecord, clear_record, write_record
 from services.trainer.shell import exec_form
 from shared.events import LOG_TAIL_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX, METRICS_MAX, RunStatus, utc_now
 from shared.processes import die_with_parent
+from shared.settings import is_secret_name
 
 log = structlog.get_logger("trainer")
 
 LOG_TAIL_LINES = 50
 LOG_READ_MAX = 1024 * 1024  # the summary block and the tail are at the end of the log
-_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|CREDS)", re.IGNORECASE)
 _STEP = re.compile(r"step\s+(\d+)(?:\s*\(\s*([\d.]+)%\s*\))?.*?loss:\s*([-+\d.eE]+|nan|inf)", re.IGNORECASE)
 
 ProgressCallback = Callable[[int, float | None, float | None], Awaitable[None]]
@@ -48,7 +48,7 @@ def training_environment(base: dict[str, str], gpu: str | None) -> dict[str, str
     """The environment for a run: secrets and bus credentials removed, GPU pinned if asked."""
     env = {
         key: value for key, value in base.items()
-        if not _SECRET.search(key) and not key.startswith(("NATS_", "AUTORESEARCH_"))
+        if not is_secret_name(key) and not key.startswith(("NATS_", "AUTORESEARCH_"))
     }
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
