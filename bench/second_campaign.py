@@ -21,7 +21,8 @@ from pathlib import Path
 
 import nats
 
-from shared.bus import STREAM, campaign_durable
+from services.trainer.consumers import durables
+from shared.bus import STREAM
 from recording import make_workspace
 from shared.embedded import EmbeddedNats
 
@@ -42,7 +43,7 @@ async def left_behind(url: str, tag: str) -> int:
     nc = await nats.connect(url)
     consumers = {c.config.durable_name: c for c in await nc.jetstream().consumers_info(STREAM)}
     await nc.close()
-    names = [campaign_durable(prefix, tag) for prefix in ("trainer-control", "trainer-commits")]
+    names = sorted(durables(tag))
     return sum(consumers[name].num_pending + consumers[name].num_ack_pending for name in names if name in consumers)
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nats
 import structlog
-from git import GitCommandError
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -18,7 +16,9 @@ from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
+from shared.answers import RecentAnswers, SettledMessage
 from shared.events import EVENT_TYPES, Event, RunProgress, parse_event
+from shared.failures import RetryLater, is_permanent, redelivery_delay
 
 STREAM = "AUTORESEARCH"
 # Step lines are chatty (one every few seconds of every run): they live in their own stream with bounded
@@ -46,62 +46,6 @@ def stream_of(kinds: Iterable[type[Event]]) -> str:
     if len(streams) != 1:
         raise ValueError(f"event types {sorted(k.__name__ for k in kinds)} do not live in exactly one stream: {streams}")
     return streams.pop()
-
-
-def redelivery_delay(delivered: int, retry_later: bool) -> float:
-    """Seconds before a handed-back event comes again: longer for 'not now' than for a handler that failed."""
-    return min(5.0 * delivered, 60.0) if retry_later else min(2.0 * delivered, 30.0)
-
-
-def campaign_durable(prefix: str, campaign: str) -> str:
-    """A durable consumer name for one campaign, made of the characters NATS allows."""
-    return f"{prefix}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in campaign)
-
-
-class PermanentError(Exception):
-    """A handler's way of saying: this event can never succeed, set it aside."""
-
-
-class RetryLater(Exception):
-    """A handler's way of saying: not now (an endpoint is down, a budget is spent); hand it back for later."""
-
-
-# Git's words for input it will never accept: an object that is not there or not of the kind asked for,
-# a file missing at a commit, a date or identity it cannot parse. The same event meets the same words again.
-_GIT_REFUSALS = re.compile(
-    r"not a tree|is a \w+, not a|expected \w+ type|bad object|bad revision|unknown revision|could not parse object"
-    r"|not a valid object name|invalid object|does not exist in|exists on disk, but not in|ambiguous argument"
-    r"|invalid date|bad date|empty ident|disallowed characters|does not look like a v\d bundle",
-    re.IGNORECASE,
-)
-# ...and its words for trouble that passes, which win over the above: a lock another git process holds,
-# a full disk, failing I/O, exhausted memory or file handles.
-_GIT_PASSING = re.compile(
-    r"\.lock\b|cannot lock|unable to create|another git process|no space left|input/output error|disk quota"
-    r"|too many open files|cannot allocate memory|out of memory|resource temporarily unavailable|timed out",
-    re.IGNORECASE,
-)
-
-
-def _git_refuses_input(stderr: str) -> bool:
-    """True when git failed over what it was given, which no retry changes, rather than over the machine it ran on."""
-    return not _GIT_PASSING.search(stderr) and bool(_GIT_REFUSALS.search(stderr))
-
-
-def is_permanent(exc: BaseException) -> bool:
-    """True when handling the same event again would fail the same way, so retrying only holds up the queue.
-
-    Permanent: a handler's PermanentError (MissingObjects among them: the bundle is not in the object store);
-    a pydantic ValidationError (an event derived from this one cannot be built from it); a payload over the
-    server's limit; git refusing its input. Everything else (timeouts, lost connections, full disks, git
-    locks, a git killed by a signal, errors nobody has classified) is retried, because setting aside an
-    event that would have succeeded loses work, while a needless retry costs only a few seconds.
-    """
-    if isinstance(exc, PermanentError | ValidationError | nats.errors.MaxPayloadError):
-        return True
-    if isinstance(exc, GitCommandError):
-        return isinstance(exc.status, int) and exc.status > 0 and _git_refuses_input(str(exc.stderr))
-    return False
 
 
 @dataclass
@@ -300,12 +244,12 @@ async def consume(
         log.debug("consumer exists", durable=durable, detail=str(exc))
     sub = await bus.js.pull_subscribe_bind(durable=durable, stream=stream)
     log.info("consuming", durable=durable, subjects=list(subjects))
-    settled: dict[int, _Settled] = {}  # the latest settled messages by stream sequence, oldest first
+    answers = RecentAnswers()
     reconnects = bus.nc.stats["reconnects"]
     while not stop.is_set():
         if bus.nc.stats["reconnects"] != reconnects:
             reconnects = bus.nc.stats["reconnects"]
-            await _settle_again(bus, durable, list(settled.values()))
+            await answers.give_again(bus.nc, durable)
         try:
             msgs = await sub.fetch(1, timeout=1.0)
         except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
@@ -315,55 +259,8 @@ async def consume(
             await asyncio.sleep(1.0)
             continue
         for msg in msgs:
-            kept = _Settled(msg)
+            kept = SettledMessage(msg)
             await handle_message(kept, by_subject, ack_wait, max_deliver, stop)
-            _remember(settled, kept)
+            answers.remember(kept)
     with contextlib.suppress(Exception):
         await sub.unsubscribe()
-
-
-RECENT_SETTLED = 32  # far more than a killed server forgets: it writes consumer state up to ten times a second
-
-
-class _Settled:
-    """A delivered message that remembers its final answer (ack or term), to give it again after a reconnect.
-
-    A nats-server killed outright loses its consumers' last moments: an acknowledged message comes back
-    as pending, and with max_ack_pending=1 it holds its consumer back for the whole ack wait (30 s for
-    the trainer's commits). Answering again once reconnected settles it at once; the server ignores an
-    answer to a message that is no longer pending.
-    """
-
-    def __init__(self, msg: Msg) -> None:
-        self.msg = msg
-        self.answer: bytes | None = None
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.msg, name)
-
-    async def ack(self) -> None:
-        await self.msg.ack()
-        self.answer = Msg.Ack.Ack
-
-    async def term(self) -> None:
-        await self.msg.term()
-        self.answer = Msg.Ack.Term
-
-
-def _remember(settled: dict[int, _Settled], kept: _Settled) -> None:
-    """Keep the latest answer to each of the most recent messages."""
-    if kept.answer is None:
-        return
-    sequence = kept.msg.metadata.sequence.stream
-    settled.pop(sequence, None)
-    settled[sequence] = kept
-    while len(settled) > RECENT_SETTLED:
-        del settled[next(iter(settled))]
-
-
-async def _settle_again(bus: Bus, durable: str, settled: list[_Settled]) -> None:
-    """After a reconnect, give the recent answers again, in case the server lost them."""
-    for kept in settled:
-        with contextlib.suppress(Exception):
-            await bus.nc.publish(kept.msg.reply, kept.answer)
-    log.info("reconnected; recent answers given again", durable=durable, count=len(settled))

@@ -6,11 +6,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-from shared.bus import Handler, Handlers, campaign_durable
+from shared.bus import Handler, Handlers
 from shared.events import CAMPAIGN_PATTERN, Event
 
 # A service's `tag` setting: the one campaign it serves (`up` starts every service with it), or every campaign when unset.
 ServedCampaign = Annotated[str | None, Field(pattern=CAMPAIGN_PATTERN, description="The one campaign served; every campaign when unset.")]
+
+
+def campaign_durable(prefix: str, campaign: str) -> str:
+    """A durable consumer name for one campaign, made of the characters NATS allows."""
+    return f"{prefix}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in campaign)
 
 
 def durable_for(prefix: str, campaign: str | None) -> str:

@@ -15,7 +15,8 @@ import git
 import structlog
 from nats.js.errors import NotFoundError
 
-from shared.bus import Bus, PermanentError
+from shared.bus import Bus
+from shared.failures import PermanentError
 
 log = structlog.get_logger("gitobjects")
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")

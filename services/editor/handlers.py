@@ -12,7 +12,7 @@ from nats.errors import MaxPayloadError
 from pydantic import ValidationError
 
 from services.editor.repo import EditorRepo, RepoError
-from shared.bus import is_permanent
+from shared.failures import is_permanent
 from shared.edits import EditError, apply_edits
 from shared.events import (
     TEXT_MAX,

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.proposer.records import CampaignRecords
 from services.proposer.researcher import Draft, NoIdea, ResearchContext, Researcher
-from shared.bus import PermanentError, RetryLater
+from shared.failures import PermanentError, RetryLater
 from shared.events import NOTE_MAX, TEXT_MAX, Event, ProposalCreated, ProposalRequested
 from shared.ids import proposal_id
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from services.proposer.records import ExperimentRecord
-from shared.bus import RetryLater
+from shared.failures import RetryLater
 from shared.edits import Edit
 
 

@@ -1,6 +1,6 @@
 """The trainer's durable consumers, one set per campaign so trainers of different campaigns never share work."""
 
-from shared.bus import campaign_durable
+from shared.campaigns import campaign_durable
 
 
 def control(campaign: str) -> str:

@@ -308,7 +308,8 @@ async def test_services_killed_mid_campaign_are_restarted_and_nothing_is_lost(to
 async def test_a_second_campaign_finishes_while_the_first_campaigns_consumers_stay_behind(
     toy_workspace: Path, nats_server: str,
 ) -> None:
-    from shared.bus import STREAM, campaign_durable
+    from services.trainer.consumers import commits, control
+    from shared.bus import STREAM
 
     first = await asyncio.to_thread(run_up, toy_workspace, nats_server, "--tag", "first", "--max-experiments", "1")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -321,7 +322,7 @@ async def test_a_second_campaign_finishes_while_the_first_campaigns_consumers_st
     consumers = {c.config.durable_name: c for c in await nc.jetstream().consumers_info(STREAM)}
     await nc.close()
     # the first campaign's trainer is gone: its consumers hold the second campaign's events, never to be handled
-    behind = [consumers[campaign_durable(prefix, "first")] for prefix in ("trainer-control", "trainer-commits")]
+    behind = [consumers[name("first")] for name in (control, commits)]
     assert sum(c.num_pending + c.num_ack_pending for c in behind) > 0
-    drained = [consumers[campaign_durable(prefix, "second")] for prefix in ("trainer-control", "trainer-commits")]
+    drained = [consumers[name("second")] for name in (control, commits)]
     assert all(c.num_pending == 0 and c.num_ack_pending == 0 for c in drained)

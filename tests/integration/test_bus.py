@@ -11,7 +11,8 @@ from pathlib import Path
 import git
 import pytest
 
-from shared.bus import STREAM, Bus, PermanentError, RetryLater, consume, redelivery_delay
+from shared.bus import STREAM, Bus, consume
+from shared.failures import PermanentError, RetryLater, redelivery_delay
 from shared.events import CommitStale, Event, VerdictDecided
 from shared.gitobjects import ensure_commit, open_mirror
 from tests.conftest import make_workspace

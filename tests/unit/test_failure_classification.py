@@ -9,7 +9,8 @@ import git
 import pytest
 from nats.errors import MaxPayloadError, TimeoutError as NatsTimeoutError
 
-from shared.bus import handle_message, is_permanent
+from shared.bus import handle_message
+from shared.failures import is_permanent
 from shared.events import VerdictDecided
 from shared.gitobjects import MissingObjects
 from tests.conftest import make_workspace

@@ -39,7 +39,8 @@ from services.proposer.search import SearchResearcher
 from services.trainer.handlers import TrainerContext, on_commit_made, on_proposal_rejected, on_verdict_decided
 from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
-from shared.bus import RetryLater, handle_message
+from shared.bus import handle_message
+from shared.failures import RetryLater
 from shared.edits import Edit
 from shared.events import (
     MAX_PAYLOAD, CampaignFinished, CampaignStarted, CommitMade, CommitStale, Event, ProposalCreated, ProposalRejected,

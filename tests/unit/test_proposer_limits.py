@@ -7,7 +7,8 @@ import pytest
 from services.proposer.handlers import ProposerContext, on_proposal_requested
 from services.proposer.records import CampaignRecords
 from services.proposer.researcher import Draft, ResearchContext
-from shared.bus import RetryLater, handle_message
+from shared.bus import handle_message
+from shared.failures import RetryLater
 from shared.edits import EDITS_MAX, Edit
 from shared.events import NOTE_MAX, TEXT_MAX, ProposalCreated, ProposalRequested
 from tests.fakes import FakePublisher
