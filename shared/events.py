@@ -35,6 +35,7 @@ LOG_TAIL_MAX = 200_000  # the trainer's 50 lines, at 4,000 characters a line
 DIFF_MAX = 300_000  # a rewrite of a 120,000-character train.py, removed and added lines both
 METRICS_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX = 128, 64, 500
 ENVIRONMENT_MAX = 16  # entries; the trainer records eight
+REPEAT_MAX = 64  # runs of one commit within one experiment; the evaluator asks for far fewer
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"  # printable on one line: safe in a header, a log line, a TSV cell
 
@@ -225,6 +226,26 @@ class RunFinished(Event):
     discard_ref: Ref | None = Field(
         default=None, description="Ref where the trainer keeps the commit if the branch is reset away from it; None for the baseline.",
     )
+    repeat: int = Field(
+        default=0, ge=0, le=REPEAT_MAX,
+        description="0 for the first run of this commit in this experiment; 1, 2, ... for the confirmation runs asked for.",
+    )
+    kept_state: bool = Field(
+        default=False, description="True when the run measured the kept state (the branch tip) again, not the experiment's change.",
+    )
+
+
+class ConfirmationRequested(Event):
+    """The evaluator cannot yet tell a change from the kept state and asks for one more run of one of them."""
+
+    type: Literal["confirmation.requested"] = "confirmation.requested"
+    commit: str = Field(min_length=40, max_length=40, description="The commit to run again: the candidate or the kept state.")
+    repeat: int = Field(ge=1, le=REPEAT_MAX, description="Which run of this commit in this experiment it will be (1 is the second).")
+    kept_state: bool = Field(default=False, description="True when the commit is the kept state (the branch tip), not the candidate.")
+    description: Description = Field(default="", description="The description of the commit to run.")
+    baseline: bool = Field(default=False, description="True for a repeat of the campaign's baseline.")
+    sigma: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="The campaign's noise estimate when asked.")
+    reason: str = Field(default="", max_length=TEXT_MAX, description="Why one run more is needed.")
 
 
 VerdictStatus = Literal["keep", "discard", "crash"]
@@ -244,6 +265,17 @@ class VerdictDecided(Event):
     reason: str = Field(default="", max_length=TEXT_MAX)
     description: Description = ""
     baseline: bool = False
+    sigma: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="The campaign's noise (pooled σ̂, floored) the decision used.",
+    )
+    runs: int = Field(default=1, ge=0, le=REPEAT_MAX + 1, description="Runs of the commit behind val_bpb (their mean).")
+    kept_runs: int = Field(default=0, ge=0, description="Runs of the kept state behind best_before (their mean), when it was compared.")
+    confirmations: int = Field(default=0, ge=0, le=2 * REPEAT_MAX, description="Runs beyond the first that this experiment took.")
+    clear_gain: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False,
+        description="How far below best_after a next change's single run must land to be kept without confirmation runs.",
+    )
+    keep_rule: str = Field(default="greedy", max_length=NAME_MAX, description="The rule that decided: 'sprt' or 'greedy'.")
 
 
 class CampaignFinished(Event):
@@ -253,6 +285,15 @@ class CampaignFinished(Event):
     experiments: int = Field(ge=0, description="Experiments decided beyond the baseline.")
     head: str = Field(min_length=40, max_length=40)
     best_val_bpb: float | None = Field(default=None, allow_inf_nan=False)
+    reason: str = Field(default="", max_length=TEXT_MAX, description="Why it ended: the experiment limit, or proposals ran out.")
+
+
+class ProposalExhausted(Event):
+    """A proposer has no change left to propose from a commit: its ticket stays unanswered, on purpose."""
+
+    type: Literal["proposal.exhausted"] = "proposal.exhausted"
+    base_commit: str = Field(min_length=40, max_length=40, description="The branch tip the proposer has nothing left for.")
+    reason: str = Field(min_length=1, max_length=TEXT_MAX, description="What was tried, for the campaign's record.")
 
 
 class CampaignLimited(Event):
@@ -269,8 +310,8 @@ class CampaignLimited(Event):
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
     CampaignStarted, ProposalRequested, ProposalCreated, ProposalRejected, CommitMade, CommitStale,
-    RunStarted, RunProgress, RunFinished, VerdictDecided, CampaignFinished,
-    CampaignLimited,
+    RunStarted, RunProgress, RunFinished, ConfirmationRequested, VerdictDecided, CampaignFinished,
+    CampaignLimited, ProposalExhausted,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.subject: cls for cls in EVENT_CLASSES}
 AnyEvent = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)

@@ -42,9 +42,19 @@ def stale_id(commit: str, head: str) -> str:
     return f"stale-{commit}-{head}"
 
 
-def run_finished_id(experiment: str, commit: str) -> str:
-    """One run.finished per experiment and commit."""
-    return f"run-{experiment}-{commit}"
+def run_finished_id(experiment: str, commit: str, repeat: int = 0) -> str:
+    """One run.finished per experiment, commit and repeat (0 is the first run of the commit in the experiment)."""
+    return f"run-{experiment}-{commit}" if repeat == 0 else f"run-{experiment}-{commit}-{repeat}"
+
+
+def confirmation_id(experiment: str, commit: str, repeat: int) -> str:
+    """One confirmation.requested per experiment, commit and repeat."""
+    return f"confirm-{experiment}-{commit}-{repeat}"
+
+
+def exhausted_id(experiment: str, base_commit: str) -> str:
+    """One proposal.exhausted per ticket and the tip it was asked for."""
+    return f"exhausted-{experiment}-{base_commit}"
 
 
 def verdict_id(experiment: str, commit: str) -> str:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from services.evaluator.policy import decide_verdict
 from services.ledger.main import LedgerSettings, serve
 from services.trainer.workspace import discarded_ref
 from shared.bus import Bus
 from shared.embedded import free_port
 
 from shared.events import (
-    CampaignFinished, CampaignStarted, CommitMade, Edit, Event, ProposalCreated, ProposalRejected, RunFinished,
-    RunProgress, RunStarted, VerdictDecided,
+    CampaignFinished, CampaignStarted, CommitMade, ConfirmationRequested, Edit, Event, ProposalCreated, ProposalRejected,
+    RunFinished, RunProgress, RunStarted, VerdictDecided,
 )
 
 T0 = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
@@ -43,7 +43,11 @@ def diff_for(description: str) -> str:
 
 @dataclass
 class CampaignScript:
-    """Writes the events one campaign's services would publish, in order; verdicts come from the evaluator's own rule."""
+    """Writes the events one campaign's services would publish, in order.
+
+    Verdicts follow the plain rule (keep the baseline and every mean below the best so far), worked out here
+    so that the ledger's tests do not move with the evaluator's policy.
+    """
 
     campaign: str = "nov27"
     events: list[Event] = field(default_factory=list)
@@ -114,27 +118,87 @@ class CampaignScript:
             description=description, diff=diff_for(description), lines_added=1, lines_removed=1, bundle=f"bundle-{commit[:7]}",
         ))
 
+    def confirmed(
+        self, description: str, values: Sequence[float], start: float, kept: Sequence[float] = (), sigma: float = 0.004,
+        run_seconds: float = 10.0,
+    ) -> str:
+        """An experiment whose change ran once per value (confirmation runs after the first) and the kept state
+        once per kept value, each run asked for by a confirmation.requested; the verdict takes the change's mean."""
+        experiment = self._propose(description, start - 2)
+        commit = sha(f"{self.campaign}:{description}")
+        self._commit(experiment, commit, description, start - 1)
+        self._runs(experiment, commit, self.head, description, values, start, kept, sigma, run_seconds)
+        return experiment
+
+    def repeated_baseline(self, values: Sequence[float], start: float, sigma: float = 0.004, run_seconds: float = 10.0) -> str:
+        """The baseline run once per value, the runs after the first asked for by confirmation.requested."""
+        experiment = f"{self.campaign}-0000"
+        self._runs(experiment, self.head, None, "baseline", values, start, (), sigma, run_seconds)
+        return experiment
+
+    def _runs(
+        self, experiment: str, commit: str, parent: str | None, description: str, values: Sequence[float], start: float,
+        kept: Sequence[float], sigma: float, run_seconds: float,
+    ) -> None:
+        tip = self.head
+        plan = [(commit, repeat, False, value) for repeat, value in enumerate(values)]
+        plan += [(tip, repeat, True, value) for repeat, value in enumerate(kept, start=1)]
+        clock = start
+        for commit_run, repeat, kept_state, value in plan:
+            if repeat or kept_state:
+                self.events.append(ConfirmationRequested(
+                    **self._base(experiment, clock - 0.5), commit=commit_run, repeat=repeat, kept_state=kept_state,
+                    description="kept state" if kept_state else description, sigma=sigma, reason="too close to call",
+                    baseline=parent is None,
+                ))
+            self._run_once(experiment, commit_run, parent, description, value, clock, clock + run_seconds, repeat, kept_state)
+            clock += run_seconds + 1
+        self._verdict(experiment, commit, parent, description, list(values), clock, sigma=sigma, kept_runs=len(kept),
+                      confirmations=len(plan) - 1)
+
     def _run(
         self, experiment: str, commit: str, parent: str | None, description: str, val_bpb: float | None, start: float, end: float,
     ) -> None:
+        self._run_once(experiment, commit, parent, description, val_bpb, start, end)
+        self._verdict(experiment, commit, parent, description, [] if val_bpb is None else [val_bpb], end + 1)
+
+    def _run_once(
+        self, experiment: str, commit: str, parent: str | None, description: str, val_bpb: float | None, start: float,
+        end: float, repeat: int = 0, kept_state: bool = False,
+    ) -> RunFinished:
         self.events.append(RunStarted(**self._base(experiment, start), commit=commit, description=description, command="uv run train.py"))
         crashed = val_bpb is None
         metrics: dict[str, float | str] = {} if crashed else {"val_bpb": val_bpb, "peak_vram_mb": 45056.0, "training_seconds": end - start}
+        suffix = f"-{repeat}" if repeat else ""
         run = RunFinished(
-            **self._base(experiment, end + 0.5), event_id=f"run-{experiment}-{commit}", commit=commit, parent=parent,
+            **self._base(experiment, end + 0.5), event_id=f"run-{experiment}-{commit}{suffix}", commit=commit, parent=parent,
             description=description, status="crash" if crashed else "ok", metrics=metrics, exit_code=1 if crashed else 0,
             log_tail="RuntimeError: CUDA out of memory" if crashed else f"val_bpb: {val_bpb}", started_at=at(start),
             finished_at=at(end), baseline=parent is None, environment=ENVIRONMENT,
-            discard_ref=None if parent is None else discarded_ref(self.campaign, commit),
+            discard_ref=None if parent is None else discarded_ref(self.campaign, commit), repeat=repeat, kept_state=kept_state,
         )
         self.events.append(run)
-        before = self.best
-        decision = decide_verdict(run, before)
-        self.best, self.head = decision.best_after, decision.head
+        return run
+
+    def _verdict(
+        self, experiment: str, commit: str, parent: str | None, description: str, values: list[float], seconds: float,
+        sigma: float | None = None, kept_runs: int = 0, confirmations: int = 0,
+    ) -> None:
+        """keep, discard or crash on the mean of the change's runs, against the best mean so far."""
+        before, mean = self.best, sum(values) / len(values) if values else None
+        if mean is None:
+            status, reason = "crash", "run ended with status crash"
+        elif parent is None or before is None or mean < before:
+            status, reason = "keep", "baseline" if parent is None else f"val_bpb {mean:.6f} < best {before}"
+        else:
+            status, reason = "discard", f"val_bpb {mean:.6f} >= best {before:.6f}"
+        if status == "keep":
+            self.best, self.head = mean, commit
         self.events.append(VerdictDecided(
-            **self._base(experiment, end + 1), event_id=f"verdict-{experiment}-{commit}", commit=commit, status=decision.status,
-            val_bpb=decision.val_bpb, memory_gb=decision.memory_gb, best_before=before, best_after=decision.best_after,
-            head=decision.head, reason=decision.reason, description=description, baseline=run.baseline,
+            **self._base(experiment, seconds), event_id=f"verdict-{experiment}-{commit}", commit=commit, status=status,
+            val_bpb=mean, memory_gb=0.0 if mean is None else 44.0, best_before=before, best_after=self.best,
+            head=self.head, reason=reason, description=description, baseline=parent is None, sigma=sigma,
+            runs=len(values), kept_runs=kept_runs, confirmations=confirmations, keep_rule="sprt" if sigma is not None else "greedy",
         ))
 
 

@@ -7,15 +7,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats
 import structlog
+from pydantic import ValidationError
 
 from services.trainer.environment import run_environment
 from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
 from services.trainer.workspace import Workspace, discarded_ref
 from shared.events import (
-    LOG_TAIL_MAX, CampaignFinished, CommitMade, CommitStale, Event, ProposalRejected, ProposalRequested, RunFinished,
-    RunProgress, RunStarted, VerdictDecided, utc_now,
+    LOG_TAIL_MAX, CampaignFinished, CommitMade, CommitStale, ConfirmationRequested, Event, ProposalExhausted,
+    ProposalRejected, ProposalRequested, RunFinished, RunProgress, RunStarted, VerdictDecided, utc_now,
 )
 from shared.gitobjects import MissingObjects
 from shared.ids import campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
@@ -40,6 +42,7 @@ class TrainerContext:
     gpu: str | None = None
     gpu_label: str = "none"
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    exhaustion_told: bool = False
 
     @property
     def campaign(self) -> str:
@@ -49,7 +52,8 @@ class TrainerContext:
 async def request_proposals(ctx: TrainerContext) -> None:
     """Publish tickets until the lookahead bound (or the experiment limit) is reached."""
     progress = ctx.progress
-    while progress.started and progress.wants_ticket():
+    exhausted = progress.exhausted.get(ctx.workspace.head())
+    while progress.started and exhausted is None and progress.wants_ticket():
         sequence = progress.tickets + 1
         ticket = ProposalRequested(
             event_id=ticket_id(ctx.campaign, sequence), campaign=ctx.campaign,
@@ -59,17 +63,37 @@ async def request_proposals(ctx: TrainerContext) -> None:
         await ctx.publish(ticket)
         progress.apply(ticket)
     if progress.should_announce_finish():
-        finished = CampaignFinished(
-            event_id=campaign_finished_id(ctx.campaign, progress.decided), campaign=ctx.campaign,
-            experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,
-            experiments=progress.decided, head=ctx.workspace.head(),
-        )
-        await ctx.publish(finished)
-        progress.apply(finished)
-        log.info("campaign reached its experiment limit", campaign=ctx.campaign, experiments=progress.decided)
+        await announce_finish(ctx, f"reached its limit of {progress.limit} experiments")
+    elif exhausted is not None and progress.baseline_decided and progress.outstanding == 0 and not ctx.exhaustion_told:
+        ctx.exhaustion_told = True  # once per trainer: a resumed or restarted one says it again, and `up` ends on it
+        await announce_finish(ctx, f"no change left to propose: {exhausted}")
 
 
-async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str | None, description: str) -> None:
+async def announce_finish(ctx: TrainerContext, reason: str) -> None:
+    """Publish campaign.finished with why it ended."""
+    progress = ctx.progress
+    finished = CampaignFinished(
+        event_id=campaign_finished_id(ctx.campaign, progress.decided), campaign=ctx.campaign,
+        experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,
+        experiments=progress.decided, head=ctx.workspace.head(), reason=reason,
+    )
+    await ctx.publish(finished)
+    progress.apply(finished)
+    log.info("campaign finished", campaign=ctx.campaign, experiments=progress.decided, reason=reason)
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """Which run of an experiment this is: its change's first, a confirmation run, a re-run of the kept state."""
+
+    repeat: int = 0
+    kept_state: bool = False
+    baseline: bool = False
+
+
+async def train(
+    ctx: TrainerContext, experiment: str, commit: str, parent: str | None, description: str, kind: RunKind = RunKind(),
+) -> None:
     """Run one commit and publish run.started, progress and run.finished."""
     base = dict(campaign=ctx.campaign, experiment_id=experiment, producer=ctx.producer)
     await asyncio.to_thread(ctx.workspace.check_out, commit)
@@ -81,16 +105,29 @@ async def train(ctx: TrainerContext, experiment: str, commit: str, parent: str |
 
     ctx.idle.clear()
     outcome = await ctx.run(on_progress=on_progress, experiment_id=experiment, commit=commit)
+    baseline = kind.baseline
     finished = RunFinished(
-        **base, event_id=run_finished_id(experiment, commit), commit=commit, parent=parent, description=description,
-        status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail, exit_code=outcome.exit_code,
-        started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=parent is None,
+        **base, event_id=run_finished_id(experiment, commit, kind.repeat), commit=commit, parent=parent,
+        description=description, status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail,
+        exit_code=outcome.exit_code, started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=baseline,
         environment=run_environment(ctx.command, ctx.workspace.path, ctx.gpu, ctx.gpu_label),
-        discard_ref=None if parent is None else discarded_ref(ctx.campaign, commit),
+        discard_ref=None if baseline or kind.kept_state else discarded_ref(ctx.campaign, commit),
+        repeat=kind.repeat, kept_state=kind.kept_state,
     )
-    await ctx.publish(finished)
-    ctx.progress.apply(finished)
+    await publish_run(ctx, finished)
     log.info("run finished", experiment_id=experiment, status=outcome.status, val_bpb=outcome.metrics.get("val_bpb"))
+
+
+async def publish_run(ctx: TrainerContext, finished: RunFinished) -> None:
+    """Publish a run's result; one the bus refuses (too large) goes out as a crash saying why, so the campaign goes on."""
+    try:
+        await ctx.publish(finished)
+    except (nats.errors.MaxPayloadError, ValidationError) as exc:
+        reason = f"the run's result could not be published ({type(exc).__name__}: {str(exc)[:300]})"
+        log.error("run result refused by the bus", experiment_id=finished.experiment_id, reason=reason)
+        finished = finished.model_copy(update=dict(status="crash", metrics={}, log_tail=reason))
+        await ctx.publish(finished)
+    ctx.progress.apply(finished)
 
 
 async def run_baseline(ctx: TrainerContext) -> None:
@@ -98,7 +135,7 @@ async def run_baseline(ctx: TrainerContext) -> None:
     started = ctx.progress.started
     if started is None or ctx.progress.baseline_run:
         return
-    await train(ctx, experiment_id(ctx.campaign, 0), started.base_commit, None, "baseline")
+    await train(ctx, experiment_id(ctx.campaign, 0), started.base_commit, None, "baseline", RunKind(baseline=True))
 
 
 async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
@@ -132,9 +169,45 @@ async def unrunnable(ctx: TrainerContext, event: CommitMade, reason: str) -> Non
         event_id=run_finished_id(event.experiment_id, event.commit), commit=event.commit, parent=event.parent,
         description=event.description, status="crash", log_tail=reason[:LOG_TAIL_MAX], started_at=now, finished_at=now,
     )
-    await ctx.publish(finished)
-    ctx.progress.apply(finished)
+    await publish_run(ctx, finished)
     log.error("commit cannot be run", experiment_id=event.experiment_id, commit=event.commit[:7], reason=reason)
+
+
+async def on_confirmation_requested(event: ConfirmationRequested, ctx: TrainerContext) -> None:
+    """Run the change, or the kept state, once more for the experiment whose verdict is awaited."""
+    progress = ctx.progress
+    if event.campaign != ctx.campaign or event.experiment_id in progress.decided_experiments:
+        return
+    if (event.experiment_id, event.commit, event.repeat) in progress.repeats:
+        return
+    if progress.awaiting_verdict != event.experiment_id:
+        log.warning("confirmation for an experiment not awaiting its verdict ignored", experiment_id=event.experiment_id)
+        return
+    head = ctx.workspace.head()
+    started = progress.started
+    if event.kept_state:
+        known, parent = event.commit == head, None
+    elif event.baseline:
+        known, parent = started is not None and event.commit == started.base_commit, None
+    else:
+        known, parent = (event.experiment_id, event.commit) in progress.finished_runs, head
+    if not known:
+        log.warning("confirmation of a commit this experiment did not run refused", experiment_id=event.experiment_id,
+                    commit=event.commit[:7], kept_state=event.kept_state)
+        return
+    log.info("confirmation run", experiment_id=event.experiment_id, commit=event.commit[:7], repeat=event.repeat,
+             kept_state=event.kept_state, reason=event.reason)
+    kind = RunKind(repeat=event.repeat, kept_state=event.kept_state, baseline=event.baseline)
+    await train(ctx, event.experiment_id, event.commit, parent, event.description, kind)
+
+
+async def on_proposal_exhausted(event: ProposalExhausted, ctx: TrainerContext) -> None:
+    """No change is left from a tip: its ticket is free, and when nothing else is under way the campaign ends."""
+    if event.campaign != ctx.campaign:
+        return
+    ctx.progress.apply(event)
+    log.warning("proposals exhausted", experiment_id=event.experiment_id, base=event.base_commit[:7], reason=event.reason)
+    await request_proposals(ctx)
 
 
 async def on_verdict_decided(event: VerdictDecided, ctx: TrainerContext) -> None:

@@ -9,6 +9,7 @@ from shared.events import (
     CampaignLimited,
     CampaignStarted,
     Event,
+    ProposalExhausted,
     ProposalRejected,
     ProposalRequested,
     RunFinished,
@@ -27,7 +28,9 @@ class CampaignProgress:
     tickets: int = 0
     baseline_run: bool = False
     baseline_decided: bool = False
-    finished_runs: set[tuple[str, str]] = field(default_factory=set)
+    finished_runs: set[tuple[str, str]] = field(default_factory=set)  # each experiment's first run of its commit
+    repeats: set[tuple[str, str, int]] = field(default_factory=set)  # confirmation runs: experiment, commit, repeat
+    exhausted: dict[str, str] = field(default_factory=dict)  # branch tips no proposer has a change left for -> why
     decided_experiments: set[str] = field(default_factory=set)
     rejected_experiments: set[str] = field(default_factory=set)
     awaiting_verdict: str | None = None
@@ -45,8 +48,14 @@ class CampaignProgress:
             self.tickets = max(self.tickets, event.sequence)
         elif isinstance(event, ProposalRejected):
             self.rejected_experiments.add(event.experiment_id)
+        elif isinstance(event, ProposalExhausted):
+            self.rejected_experiments.add(event.experiment_id)  # its ticket will never be answered: the slot is free
+            self.exhausted.setdefault(event.base_commit, event.reason)
         elif isinstance(event, RunFinished):
-            self.finished_runs.add((event.experiment_id, event.commit))
+            if event.repeat == 0 and not event.kept_state:
+                self.finished_runs.add((event.experiment_id, event.commit))
+            else:
+                self.repeats.add((event.experiment_id, event.commit, event.repeat))
             self.baseline_run |= event.baseline
             if event.experiment_id not in self.decided_experiments:
                 self.awaiting_verdict = event.experiment_id

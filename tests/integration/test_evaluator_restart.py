@@ -30,7 +30,7 @@ async def wait_for_count(verdicts: list[VerdictDecided], count: int, within: flo
 
 def start(bus: Bus, instance: str) -> tuple[asyncio.Event, asyncio.Task]:
     stop = asyncio.Event()
-    return stop, asyncio.create_task(serve(bus, stop, EvaluatorSettings(instance=instance)))
+    return stop, asyncio.create_task(serve(bus, stop, EvaluatorSettings(instance=instance, baseline_runs=1)))
 
 
 async def test_restarted_evaluator_judges_against_the_best_from_before(bus: Bus):

@@ -1,118 +1,136 @@
-"""The evaluator: the keep/discard policy and its handler's one verdict per run."""
+"""The evaluator's handler: a verdict or one confirmation request per finished run, folded from what it has seen."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
-from services.evaluator.handlers import Standings, on_run_finished
-from services.evaluator.policy import decide_verdict, memory_gb
-from shared.events import RunFinished, VerdictDecided
+from services.evaluator.handlers import Judge, on_run_finished
+from services.evaluator.policy import KeepRule
+from services.evaluator.standings import Standings
+from shared.events import CommitMade, ConfirmationRequested, RunFinished, VerdictDecided
 from tests.fakes import FakePublisher
 
-BASE, PARENT, COMMIT = "b" * 40, "p" * 40, "c" * 40
+BASE, COMMIT, OTHER = "b" * 40, "c" * 40, "d" * 40
 NOW = datetime(2025, 11, 27, tzinfo=UTC)
 
 
-
-def run(val_bpb: float | None = 1.0, status: str = "ok", *, commit: str = COMMIT, parent: str | None = PARENT,
-        experiment: str = "c1-0001", campaign: str = "c1", vram: float = 2048.0) -> RunFinished:
+def run(val_bpb: float | None = 1.0, status: str = "ok", *, commit: str = COMMIT, parent: str | None = BASE,
+        experiment: str = "c1-0001", campaign: str = "c1", vram: float = 2048.0, repeat: int = 0,
+        kept_state: bool = False) -> RunFinished:
     metrics = {} if val_bpb is None else {"val_bpb": val_bpb, "peak_vram_mb": vram}
-    return RunFinished(campaign=campaign, experiment_id=experiment, producer="trainer/1", commit=commit, parent=parent,
-                       description="try something", status=status, metrics=metrics, started_at=NOW, finished_at=NOW,
-                       baseline=parent is None)
+    baseline = parent is None and not kept_state
+    event_id = f"run-{experiment}-{commit}" + (f"-{repeat}" if repeat else "")
+    return RunFinished(event_id=event_id, campaign=campaign, experiment_id=experiment, producer="trainer/1", commit=commit,
+                       parent=parent, description="baseline" if baseline else "try something", status=status,
+                       metrics=metrics, started_at=NOW, finished_at=NOW, baseline=baseline, repeat=repeat,
+                       kept_state=kept_state)
 
 
-# decide_verdict
-
-def test_baseline_is_kept_and_becomes_the_best():
-    decision = decide_verdict(run(1.1, commit=BASE, parent=None), None)
-    assert (decision.status, decision.head, decision.best_after, decision.val_bpb) == ("keep", BASE, 1.1, 1.1)
-    assert decision.memory_gb == 2.0
+def baseline_runs(*values: float, campaign: str = "c1") -> list[RunFinished]:
+    return [run(v, commit=BASE, parent=None, experiment=f"{campaign}-0000", campaign=campaign, repeat=i)
+            for i, v in enumerate(values)]
 
 
-def test_improvement_is_kept_and_moves_the_head():
-    decision = decide_verdict(run(0.95), 1.0)
-    assert (decision.status, decision.head, decision.best_after) == ("keep", COMMIT, 0.95)
-    assert "0.950000 < best 1.000000" in decision.reason
+def judge(rule: KeepRule = KeepRule(), publish: FakePublisher | None = None) -> Judge:
+    return Judge(rule=rule, standings=Standings(), publish=publish or FakePublisher(), producer="evaluator/1")
 
 
-def test_equal_val_bpb_is_discarded():
-    decision = decide_verdict(run(1.0), 1.0)
-    assert (decision.status, decision.head, decision.best_after) == ("discard", PARENT, 1.0)
+async def feed(j: Judge, *runs: RunFinished) -> None:
+    for event in runs:
+        await on_run_finished(event, j)
 
 
-def test_worse_run_is_discarded_with_head_at_the_parent():
-    decision = decide_verdict(run(1.2, vram=4096.0), 1.0)
-    assert (decision.status, decision.head, decision.best_after) == ("discard", PARENT, 1.0)
-    assert (decision.val_bpb, decision.memory_gb) == (1.2, 4.0)
+async def test_the_baseline_asks_for_its_repeats_then_is_kept_at_their_mean():
+    j = judge()
+    await feed(j, *baseline_runs(1.00, 1.02, 0.98))
+    first, second, verdict = j.publish.events
+    assert isinstance(first, ConfirmationRequested) and (first.commit, first.repeat, first.baseline) == (BASE, 1, True)
+    assert isinstance(second, ConfirmationRequested) and second.repeat == 2
+    assert isinstance(verdict, VerdictDecided) and verdict.status == "keep" and verdict.baseline
+    assert verdict.val_bpb == verdict.best_after == 1.0 and verdict.runs == 3 and verdict.confirmations == 2
+    assert verdict.sigma is not None and abs(verdict.sigma - 0.02) < 1e-9
 
 
-@pytest.mark.parametrize("status", ["crash", "timeout"])
-def test_failed_run_is_a_crash_with_head_at_the_parent_and_zeros(status: str):
-    decision = decide_verdict(run(0.5, status), 1.0)
-    assert (decision.status, decision.head, decision.best_after) == ("crash", PARENT, 1.0)
-    assert (decision.val_bpb, decision.memory_gb) == (None, 0.0)
-    assert status in decision.reason
-
-
-def test_crashed_baseline_keeps_the_base_commit_as_head():
-    decision = decide_verdict(run(None, "crash", commit=BASE, parent=None), None)
-    assert (decision.status, decision.head, decision.best_after) == ("crash", BASE, None)
-
-
-def test_first_ok_run_after_a_crashed_baseline_is_kept():
-    decision = decide_verdict(run(1.3, parent=BASE), None)
-    assert (decision.status, decision.head, decision.best_after) == ("keep", COMMIT, 1.3)
-    assert decision.reason == "first successful run"
-
-
-def test_memory_is_peak_vram_in_gigabytes_to_one_decimal():
-    assert memory_gb({"peak_vram_mb": 45060.2}) == 44.0
-    assert memory_gb({"peak_vram_mb": "n/a"}) == 0.0
-    assert memory_gb({}) == 0.0
-
-
-# on_run_finished
-
-async def test_run_gets_exactly_one_verdict():
-    publish, standings = FakePublisher(), Standings(best={"c1": 1.0})
-    await on_run_finished(run(0.9), standings, publish, "evaluator/1")
-    assert len(publish.events) == 1
-    verdict = publish.events[0]
+async def test_a_clear_gain_is_kept_after_one_run_with_sigma_on_the_verdict():
+    j = judge()
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(0.90))
+    verdict = j.publish.events[-1]
     assert isinstance(verdict, VerdictDecided)
-    assert (verdict.status, verdict.commit, verdict.head, verdict.experiment_id) == ("keep", COMMIT, COMMIT, "c1-0001")
-    assert (verdict.best_before, verdict.best_after) == (1.0, 0.9)
-    assert verdict.producer == "evaluator/1" and verdict.description == "try something"
-    assert standings.best["c1"] == 0.9
+    assert (verdict.status, verdict.head, verdict.best_before, verdict.best_after) == ("keep", COMMIT, 1.0, 0.90)
+    assert verdict.keep_rule == "sprt" and verdict.kept_runs == 3 and verdict.clear_gain is not None
 
 
-async def test_redelivered_run_publishes_nothing():
-    publish, standings = FakePublisher(), Standings()
-    await on_run_finished(run(1.0, commit=BASE, parent=None, experiment="c1-0000"), standings, publish, "e")
-    await on_run_finished(run(1.0, commit=BASE, parent=None, experiment="c1-0000"), standings, publish, "e")
-    assert len(publish.events) == 1
+async def test_an_ambiguous_run_gets_a_confirmation_run_of_the_change_then_a_verdict():
+    j = judge()
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(0.97))
+    request = j.publish.events[-1]
+    assert isinstance(request, ConfirmationRequested)
+    assert (request.commit, request.repeat, request.kept_state, request.experiment_id) == (COMMIT, 1, False, "c1-0001")
+    await feed(j, run(0.96, repeat=1))
+    verdict = j.publish.events[-1]
+    assert isinstance(verdict, VerdictDecided) and verdict.status == "keep"
+    assert verdict.runs == 2 and verdict.confirmations == 1 and abs(verdict.val_bpb - 0.965) < 1e-9
 
 
-async def test_discard_keeps_the_best_before_and_after():
-    publish, standings = FakePublisher(), Standings()
-    await on_run_finished(run(1.0, commit=BASE, parent=None, experiment="c1-0000"), standings, publish, "e")
-    await on_run_finished(run(1.1, parent=BASE), standings, publish, "e")
-    baseline, worse = publish.events
-    assert (baseline.best_before, baseline.best_after, baseline.baseline) == (None, 1.0, True)
-    assert (worse.status, worse.head, worse.best_before, worse.best_after) == ("discard", BASE, 1.0, 1.0)
+async def test_a_kept_state_rerun_is_asked_for_when_it_has_fewer_runs_and_counts_for_the_bar():
+    j = judge(KeepRule(baseline_runs=1, noise_floor=0.01))
+    await feed(j, *baseline_runs(1.0), run(0.99), run(0.985, repeat=1))
+    request = j.publish.events[-1]
+    assert isinstance(request, ConfirmationRequested) and request.kept_state and request.commit == BASE
+    assert request.repeat == 1 and request.description == "kept state"
+    await feed(j, run(1.0, commit=BASE, parent=None, kept_state=True, repeat=1))
+    assert sorted(j.standings.of("c1").samples[BASE].values()) == [1.0, 1.0]
 
 
-async def test_campaigns_keep_separate_bests():
-    publish, standings = FakePublisher(), Standings(best={"c1": 0.5})
-    await on_run_finished(run(0.9, campaign="c2"), standings, publish, "e")
-    assert (publish.events[0].status, publish.events[0].best_before) == ("keep", None)
-    assert standings.best == {"c1": 0.5, "c2": 0.9}
+async def test_a_redelivered_run_publishes_the_same_event_again_which_the_bus_drops():
+    j = judge()
+    runs = baseline_runs(1.00, 1.01, 0.99)
+    await feed(j, *runs, runs[-1])
+    assert len(j.publish.of(VerdictDecided)) == 1
 
 
-async def test_verdict_id_is_derived_from_the_run_so_a_republish_is_deduplicated():
-    first, second = FakePublisher(), FakePublisher()
-    await on_run_finished(run(0.9), Standings(), first, "e")
-    await on_run_finished(run(0.9), Standings(), second, "e")
-    assert first.events[0].event_id == second.events[0].event_id == f"verdict-c1-0001-{COMMIT}"
+async def test_a_discard_leaves_head_and_bar_on_the_kept_state():
+    j = judge()
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(1.10))
+    verdict = j.publish.events[-1]
+    assert (verdict.status, verdict.head, verdict.best_before, verdict.best_after) == ("discard", BASE, 1.0, 1.0)
+
+
+async def test_a_crashed_confirmation_run_makes_the_experiment_a_crash():
+    j = judge()
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(0.985), run(None, "crash", repeat=1))
+    verdict = j.publish.events[-1]
+    assert isinstance(verdict, VerdictDecided) and verdict.status == "crash" and verdict.head == BASE
+
+
+async def test_simplicity_uses_the_commit_s_line_counts():
+    j = judge(KeepRule(max_runs=2))
+    commit = CommitMade(campaign="c1", experiment_id="c1-0001", producer="editor/1", commit=COMMIT, parent=BASE,
+                        message="experiment: drop a layer", description="drop a layer", diff="", lines_added=0,
+                        lines_removed=12, bundle="b")
+    j.standings.apply(commit)
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(1.0), run(1.0, repeat=1),
+               run(1.0, commit=BASE, parent=None, kept_state=True, repeat=1))
+    verdict = j.publish.events[-1]
+    assert isinstance(verdict, VerdictDecided) and verdict.status == "keep" and "simplicity" in verdict.reason
+
+
+async def test_greedy_compares_with_the_best_single_draw():
+    j = judge(KeepRule(name="greedy", baseline_runs=1))
+    await feed(j, *baseline_runs(1.0), run(0.99), run(0.995, commit=OTHER, parent=COMMIT, experiment="c1-0002"))
+    keep, discard = j.publish.events[-2:]
+    assert (keep.status, keep.best_after, discard.status, discard.best_before) == ("keep", 0.99, "discard", 0.99)
+    assert keep.keep_rule == "greedy" and keep.clear_gain is None
+
+
+async def test_campaigns_keep_separate_standings():
+    j = judge(KeepRule(baseline_runs=1))
+    await feed(j, *baseline_runs(0.5, campaign="c1"), run(0.9, commit=OTHER, parent=None, experiment="c2-0000", campaign="c2"))
+    assert j.standings.of("c1").head == BASE and j.standings.of("c2").head == OTHER
+
+
+async def test_verdict_id_is_derived_from_the_experiment_so_a_republish_is_deduplicated():
+    first, second = judge(KeepRule(baseline_runs=1)), judge(KeepRule(baseline_runs=1))
+    await feed(first, *baseline_runs(1.0), run(0.9))
+    await feed(second, *baseline_runs(1.0), run(0.9))
+    assert first.publish.events[-1].event_id == second.publish.events[-1].event_id == f"verdict-c1-0001-{COMMIT}"

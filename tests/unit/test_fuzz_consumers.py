@@ -30,7 +30,9 @@ from pydantic import ValidationError
 
 from services.editor.handlers import EditorContext, on_commit_stale, on_proposal_created
 from services.editor.repo import EditorRepo
-from services.evaluator.handlers import Standings, on_run_finished
+from services.evaluator.handlers import Judge, on_run_finished
+from services.evaluator.policy import KeepRule
+from services.evaluator.standings import Standings
 from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.store import EventStore
 from services.proposer.handlers import ProposerContext, on_proposal_requested
@@ -225,8 +227,8 @@ def editor(state: dict[str, Any], data: st.DataObject, publish: ReadBackPublishe
 
 
 def evaluator(state: dict[str, Any], data: st.DataObject, publish: ReadBackPublisher) -> Handlers:
-    standings = Standings()
-    return {RunFinished.subject: lambda e: on_run_finished(e, standings, publish, "evaluator/fuzz")}
+    judge = Judge(rule=KeepRule(), standings=Standings(), publish=publish, producer="evaluator/fuzz")
+    return {RunFinished.subject: lambda e: on_run_finished(e, judge)}
 
 
 def ledger(state: dict[str, Any], data: st.DataObject, publish: ReadBackPublisher) -> Handlers:
