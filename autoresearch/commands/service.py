@@ -26,9 +26,16 @@ def service(
     train_command: Annotated[str | None, typer.Option(help="trainer: the train command.")] = None,
     run_timeout: Annotated[float | None, typer.Option(help="trainer: run wall-clock limit in seconds.")] = None,
     gpu: Annotated[str | None, typer.Option(help="trainer: CUDA_VISIBLE_DEVICES for runs.")] = None,
+    pass_env: Annotated[list[str] | None, typer.Option(help=(
+        "trainer: give runs this environment variable as it is, even a secret (repeatable)."))] = None,
     lookahead: Annotated[int | None, typer.Option(help="trainer: proposals prepared ahead.")] = None,
     max_experiments: Annotated[int | None, typer.Option(help="trainer: experiments beyond the baseline.")] = None,
     session: Annotated[str | None, typer.Option(help="trainer: the sitting --max-experiments counts from.")] = None,
+    keep_rule: Annotated[str | None, typer.Option(help="evaluator: sprt (judged under measured noise) or greedy.")] = None,
+    baseline_runs: Annotated[int | None, typer.Option(help="evaluator: runs of the unchanged baseline (default 3).")] = None,
+    max_runs: Annotated[int | None, typer.Option(help="evaluator: runs of a change, and of the kept state, before deciding.")] = None,
+    noise_floor: Annotated[float | None, typer.Option(help="evaluator: the least noise σ the keep rule assumes.")] = None,
+    vram_budget_gb: Annotated[float | None, typer.Option(help="evaluator: discard runs whose peak memory is above this.")] = None,
     results: Annotated[Path | None, typer.Option(help="ledger: results.tsv path for --tag.")] = None,
     http_host: Annotated[str | None, typer.Option(help="ledger: API host.")] = None,
     http_port: Annotated[int | None, typer.Option(help="ledger: API port (0 = off).")] = None,
@@ -44,9 +51,11 @@ def service(
     settings_cls, serve = SERVICES[name]()
     given = dict(
         nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
-        train_command=train_command, run_timeout=run_timeout, gpu=gpu, lookahead=lookahead, session=session,
+        train_command=train_command, run_timeout=run_timeout, gpu=gpu, pass_env=pass_env or None, lookahead=lookahead,
+        session=session,
         max_experiments=max_experiments, results_path=results, http_host=http_host, http_port=http_port, proposer=proposer,
-        llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model,
+        llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model, keep_rule=keep_rule,
+        baseline_runs=baseline_runs, max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb,
     )
     foreign = [key for key, value in given.items() if value is not None and key not in settings_cls.model_fields]
     if foreign:

@@ -102,3 +102,22 @@ def test_check_trainer_refuses_a_dirty_workspace_and_an_existing_branch(workspac
 def test_check_trainer_refuses_a_bad_tag(workspace: Path) -> None:
     with pytest.raises(SettingsError, match="tag"):
         check_trainer(UpOptions(workspace=workspace, tag="bad tag!"))
+
+
+def test_keep_rule_flags_given_to_up_reach_the_evaluator_and_it_accepts_them(workspace: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autoresearch.cli import app
+    from autoresearch.up import VerdictOptions
+    from services.evaluator.main import EvaluatorSettings
+
+    options = UpOptions(workspace=workspace, tag="nov27",
+                        verdicts=VerdictOptions(keep_rule="greedy", baseline_runs=5, vram_budget_gb=23.0))
+    args = service_args("evaluator", options, tmp_path)
+    given = dict(zip(args[::1], args[1::1]))
+    assert (given["--keep-rule"], given["--baseline-runs"], given["--vram-budget-gb"]) == ("greedy", "5", "23.0")
+    assert "--max-runs" not in args and "--keep-rule" not in service_args("trainer", options, tmp_path)
+    settings = load_settings(EvaluatorSettings, keep_rule="greedy", baseline_runs=5, vram_budget_gb=23.0)
+    assert settings.rule().name == "greedy" and settings.rule().vram_budget_gb == 23.0
+    refused = CliRunner().invoke(app, ["service", "trainer", "--keep-rule", "greedy", "--workspace", str(workspace)])
+    assert refused.exit_code != 0 and "does not apply to the trainer" in refused.output
