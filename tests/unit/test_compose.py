@@ -86,3 +86,15 @@ def test_dockerfile_installs_torch_only_when_asked() -> None:
     torch_installs = [line for line in lines if "pip install" in line and ("torch" in line or "[train]" in line)]
     assert "ARG WITH_TORCH=0" in lines
     assert torch_installs and all(line.startswith('RUN if [ "$WITH_TORCH" = "1" ]; then pip install') for line in torch_installs)
+
+
+def test_evaluator_has_a_vram_budget_for_a_24_gb_card_that_its_settings_accept(compose: dict, monkeypatch) -> None:
+    from services.evaluator.main import EvaluatorSettings
+
+    environment = compose["services"]["evaluator"]["environment"]
+    for name, value in environment.items():
+        if name.startswith("AUTORESEARCH_"):
+            default = value.split(":-", 1)[1].rstrip("}") if ":-" in value else value
+            monkeypatch.setenv(name, default)
+    rule = EvaluatorSettings().rule()
+    assert (rule.vram_budget_gb, rule.name, rule.baseline_runs) == (23.0, "sprt", 3)
