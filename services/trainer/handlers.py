@@ -19,6 +19,7 @@ from shared.events import (
     LOG_TAIL_MAX, CampaignFinished, CommitMade, CommitStale, ConfirmationRequested, Event, ProposalExhausted,
     ProposalRejected, ProposalRequested, RunFinished, RunProgress, RunStarted, VerdictDecided, utc_now,
 )
+from shared.failures import RetryLater
 from shared.gitobjects import MissingObjects
 from shared.ids import campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
 
@@ -43,6 +44,7 @@ class TrainerContext:
     gpu_label: str = "none"
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     exhaustion_told: bool = False
+    finishing: tuple[str, str] | None = None  # the experiment and commit whose result is being published
 
     @property
     def campaign(self) -> str:
@@ -120,6 +122,7 @@ async def train(
 
 async def publish_run(ctx: TrainerContext, finished: RunFinished) -> None:
     """Publish a run's result; one the bus refuses (too large) goes out as a crash saying why, so the campaign goes on."""
+    ctx.finishing = (finished.experiment_id, finished.commit)  # its verdict may come back before publish returns
     try:
         await ctx.publish(finished)
     except (nats.errors.MaxPayloadError, ValidationError) as exc:
@@ -127,6 +130,8 @@ async def publish_run(ctx: TrainerContext, finished: RunFinished) -> None:
         log.error("run result refused by the bus", experiment_id=finished.experiment_id, reason=reason)
         finished = finished.model_copy(update=dict(status="crash", metrics={}, log_tail=reason))
         await ctx.publish(finished)
+    finally:
+        ctx.finishing = None
     ctx.progress.apply(finished)
 
 
@@ -144,6 +149,10 @@ async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
         return
     if event.experiment_id in ctx.progress.decided_experiments | ctx.progress.rejected_experiments:
         return
+    if not ctx.progress.issued(event.experiment_id):
+        log.warning("commit answering no ticket of this campaign set aside", experiment_id=event.experiment_id,
+                    commit=event.commit[:7], producer=event.producer)
+        return
     await ctx.idle.wait()
     head = ctx.workspace.head()
     if event.parent != head:
@@ -157,6 +166,10 @@ async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
         await ctx.ensure_commit(event.commit)
     except MissingObjects as exc:  # asking again finds the same nothing: the experiment ends as a crash
         await unrunnable(ctx, event, f"the commit's objects could not be fetched: {exc}")
+        return
+    refusal = await asyncio.to_thread(ctx.workspace.refusal, event.commit, event.parent)
+    if refusal is not None:
+        await unrunnable(ctx, event, f"the commit was refused: {refusal}")
         return
     await train(ctx, event.experiment_id, event.commit, event.parent, event.description)
 
@@ -212,7 +225,16 @@ async def on_proposal_exhausted(event: ProposalExhausted, ctx: TrainerContext) -
 
 async def on_verdict_decided(event: VerdictDecided, ctx: TrainerContext) -> None:
     """Advance the branch on keep, reset it on discard or crash, then request more proposals."""
-    if event.campaign != ctx.campaign or event.experiment_id in ctx.progress.decided_experiments:
+    progress = ctx.progress
+    if event.campaign != ctx.campaign or event.experiment_id in progress.decided_experiments:
+        return
+    if not progress.ran(event.experiment_id, event.commit) and ctx.finishing != (event.experiment_id, event.commit):
+        if progress.issued(event.experiment_id) or event.baseline:  # its run may be finishing: look again shortly
+            raise RetryLater(f"no run of {event.commit[:7]} for {event.experiment_id} has finished here")
+        log.warning("verdict for no experiment of this campaign set aside", experiment_id=event.experiment_id)
+        return
+    if event.head not in (event.commit, ctx.workspace.head()):
+        log.warning("verdict moving the branch elsewhere set aside", experiment_id=event.experiment_id, head=event.head[:7])
         return
     if event.status == "keep":
         await asyncio.to_thread(ctx.workspace.advance, event.head)

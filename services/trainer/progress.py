@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.ids import experiment_id
 from shared.events import (
     CampaignFinished,
     CampaignLimited,
@@ -45,7 +46,9 @@ class CampaignProgress:
         if isinstance(event, CampaignStarted):
             self.started = event
         elif isinstance(event, ProposalRequested):
-            self.tickets = max(self.tickets, event.sequence)
+            # tickets go out one after another, so a number beyond the next is not one this campaign issued
+            if event.sequence <= self.tickets + 1 and event.experiment_id == experiment_id(self.campaign, event.sequence):
+                self.tickets = max(self.tickets, event.sequence)
         elif isinstance(event, ProposalRejected):
             self.rejected_experiments.add(event.experiment_id)
         elif isinstance(event, ProposalExhausted):
@@ -85,6 +88,14 @@ class CampaignProgress:
     def limit_changes(self, limit: int | None, session: str | None) -> bool:
         """True when the stream must record this limit: it differs from the last one, or a new session takes it over."""
         return limit != self.limit or (limit is not None and session != self.limit_session)
+
+    def issued(self, experiment: str) -> bool:
+        """True when the experiment is one of this campaign's tickets."""
+        return any(experiment == experiment_id(self.campaign, n) for n in range(1, self.tickets + 1))
+
+    def ran(self, experiment: str, commit: str) -> bool:
+        """True when the commit ran as the experiment's change (or as the baseline)."""
+        return (experiment, commit) in self.finished_runs
 
     @property
     def rejected(self) -> int:

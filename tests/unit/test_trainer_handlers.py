@@ -48,6 +48,9 @@ class FakeWorkspace:
         self.calls.append(("reset_to", commit, discarded))
         self.tip = commit
 
+    def refusal(self, commit: str, parent: str) -> str | None:
+        return self.refused.get(commit) if hasattr(self, "refused") else None
+
 
 class FakeRunner:
     """Returns a prepared outcome after reporting one progress step."""
