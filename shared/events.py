@@ -17,6 +17,8 @@ from shared.edits import EDITS_MAX, Edit, within_edit_budget
 
 SCHEMA_VERSION = 1
 CAMPAIGN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+EXPERIMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}-[0-9]{4,9}$"  # the campaign and a ticket number (shared/ids.py)
+HASH_PATTERN = r"^[0-9a-f]{40}$"  # a full git commit hash, lower case as git writes it
 
 # Bounds, in characters, on what an event may carry. A hostile or broken event is refused when it is
 # validated, instead of being handled into a derived event that cannot be built or published. Each bound
@@ -102,7 +104,9 @@ class Event(BaseModel):
     )
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this contract.")
     campaign: str = Field(pattern=CAMPAIGN_PATTERN, description="Run tag; the branch is autoresearch/<campaign>.")
-    experiment_id: Name = Field(description="Shared by the proposal, commit, run and verdict of one experiment.")
+    experiment_id: str = Field(
+        pattern=EXPERIMENT_PATTERN, description="Shared by the proposal, commit, run and verdict of one experiment: <campaign>-<NNNN>.",
+    )
     occurred_at: Timestamp = Field(default_factory=utc_now, description="When it happened, UTC, between 2000 and 2100.")
     producer: Name = Field(description="service/instance that published it.")
 
@@ -112,7 +116,7 @@ class CampaignStarted(Event):
 
     type: Literal["campaign.started"] = "campaign.started"
     branch: Ref = Field(description="Campaign branch in the workspace.")
-    base_commit: str = Field(min_length=40, max_length=40, description="Commit the campaign starts from.")
+    base_commit: str = Field(pattern=HASH_PATTERN, description="Commit the campaign starts from.")
     bundle: Ref = Field(description="Object-store key of a git bundle holding the base history.")
     lookahead: int = Field(ge=0, description="Experiments prepared ahead of the one training.")
 
@@ -121,7 +125,7 @@ class ProposalRequested(Event):
     """Demand for one proposal: a ticket that exactly one proposer answers."""
 
     type: Literal["proposal.requested"] = "proposal.requested"
-    base_commit: str = Field(min_length=40, max_length=40, description="Branch tip to propose from.")
+    base_commit: str = Field(pattern=HASH_PATTERN, description="Branch tip to propose from.")
     sequence: int = Field(ge=1, description="Ticket number within the campaign.")
 
 
@@ -129,7 +133,7 @@ class ProposalCreated(Event):
     """A proposer suggests one change to train.py."""
 
     type: Literal["proposal.created"] = "proposal.created"
-    base_commit: str = Field(min_length=40, max_length=40, description="Commit the edits apply to.")
+    base_commit: str = Field(pattern=HASH_PATTERN, description="Commit the edits apply to.")
     description: str = Field(
         min_length=1, max_length=DESCRIPTION_MAX, pattern=_NO_CONTROL,
         description="One line without tabs or control characters; goes into results.tsv and the commit message.",
@@ -155,15 +159,15 @@ class ProposalRejected(Event):
     type: Literal["proposal.rejected"] = "proposal.rejected"
     description: Description = Field(default="", description="The rejected proposal's description.")
     reason: str = Field(min_length=1, max_length=TEXT_MAX, description="Why it was rejected, for the proposer's next try.")
-    base_commit: str = Field(default="", max_length=40, description="Commit the edits were applied to.")
+    base_commit: str = Field(default="", pattern=r"^([0-9a-f]{40})?$", description="Commit the edits were applied to.")
 
 
 class CommitMade(Event):
     """The editor turned a proposal into a commit and shipped its git objects."""
 
     type: Literal["commit.made"] = "commit.made"
-    commit: str = Field(min_length=40, max_length=40, description="Full hash.")
-    parent: str = Field(min_length=40, max_length=40, description="Parent commit (the base).")
+    commit: str = Field(pattern=HASH_PATTERN, description="Full hash.")
+    parent: str = Field(pattern=HASH_PATTERN, description="Parent commit (the base).")
     message: str = Field(max_length=MESSAGE_MAX, description="Commit message: 'experiment: <description>'.")
     description: Description = Field(description="The proposal's one-line description.")
     diff: str = Field(max_length=DIFF_MAX, description="Unified diff against the parent.")
@@ -171,7 +175,7 @@ class CommitMade(Event):
     lines_removed: int = Field(ge=0)
     bundle: Ref = Field(description="Object-store key of a git bundle parent..commit.")
     rebased_from: str | None = Field(
-        default=None, min_length=40, max_length=40,
+        default=None, pattern=HASH_PATTERN,
         description="Earlier commit of this experiment, when re-applied onto a newer head.",
     )
 
@@ -180,15 +184,15 @@ class CommitStale(Event):
     """The trainer found a commit whose parent is no longer the branch tip."""
 
     type: Literal["commit.stale"] = "commit.stale"
-    commit: str = Field(min_length=40, max_length=40)
-    head: str = Field(min_length=40, max_length=40, description="Current branch tip to re-apply onto.")
+    commit: str = Field(pattern=HASH_PATTERN)
+    head: str = Field(pattern=HASH_PATTERN, description="Current branch tip to re-apply onto.")
 
 
 class RunStarted(Event):
     """The trainer began a training run."""
 
     type: Literal["run.started"] = "run.started"
-    commit: str = Field(min_length=40, max_length=40)
+    commit: str = Field(pattern=HASH_PATTERN)
     description: Description = ""
     command: str = Field(max_length=COMMAND_MAX, description="The train command as run.")
 
@@ -197,7 +201,7 @@ class RunProgress(Event):
     """A step line from a run in progress."""
 
     type: Literal["run.progress"] = "run.progress"
-    commit: str = Field(min_length=40, max_length=40)
+    commit: str = Field(pattern=HASH_PATTERN)
     step: int = Field(ge=0)
     percent: float | None = None
     loss: float | None = None
@@ -210,9 +214,9 @@ class RunFinished(Event):
     """The trainer ran a commit to completion, a crash or a timeout."""
 
     type: Literal["run.finished"] = "run.finished"
-    commit: str = Field(min_length=40, max_length=40)
+    commit: str = Field(pattern=HASH_PATTERN)
     parent: str | None = Field(
-        default=None, min_length=40, max_length=40, description="Branch tip the commit was run on top of; None for the baseline.",
+        default=None, pattern=HASH_PATTERN, description="Branch tip the commit was run on top of; None for the baseline.",
     )
     description: Description = ""
     status: RunStatus
@@ -239,7 +243,7 @@ class ConfirmationRequested(Event):
     """The evaluator cannot yet tell a change from the kept state and asks for one more run of one of them."""
 
     type: Literal["confirmation.requested"] = "confirmation.requested"
-    commit: str = Field(min_length=40, max_length=40, description="The commit to run again: the candidate or the kept state.")
+    commit: str = Field(pattern=HASH_PATTERN, description="The commit to run again: the candidate or the kept state.")
     repeat: int = Field(ge=1, le=REPEAT_MAX, description="Which run of this commit in this experiment it will be (1 is the second).")
     kept_state: bool = Field(default=False, description="True when the commit is the kept state (the branch tip), not the candidate.")
     description: Description = Field(default="", description="The description of the commit to run.")
@@ -255,13 +259,13 @@ class VerdictDecided(Event):
     """The evaluator kept or discarded a run."""
 
     type: Literal["verdict.decided"] = "verdict.decided"
-    commit: str = Field(min_length=40, max_length=40)
+    commit: str = Field(pattern=HASH_PATTERN)
     status: VerdictStatus
     val_bpb: float | None = Field(default=None, allow_inf_nan=False)
     memory_gb: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     best_before: float | None = Field(default=None, allow_inf_nan=False)
     best_after: float | None = Field(default=None, allow_inf_nan=False)
-    head: str = Field(min_length=40, max_length=40, description="Branch tip after the decision.")
+    head: str = Field(pattern=HASH_PATTERN, description="Branch tip after the decision.")
     reason: str = Field(default="", max_length=TEXT_MAX)
     description: Description = ""
     baseline: bool = False
@@ -283,7 +287,7 @@ class CampaignFinished(Event):
 
     type: Literal["campaign.finished"] = "campaign.finished"
     experiments: int = Field(ge=0, description="Experiments decided beyond the baseline.")
-    head: str = Field(min_length=40, max_length=40)
+    head: str = Field(pattern=HASH_PATTERN)
     best_val_bpb: float | None = Field(default=None, allow_inf_nan=False)
     reason: str = Field(default="", max_length=TEXT_MAX, description="Why it ended: the experiment limit, or proposals ran out.")
 
@@ -292,7 +296,7 @@ class ProposalExhausted(Event):
     """A proposer has no change left to propose from a commit: its ticket stays unanswered, on purpose."""
 
     type: Literal["proposal.exhausted"] = "proposal.exhausted"
-    base_commit: str = Field(min_length=40, max_length=40, description="The branch tip the proposer has nothing left for.")
+    base_commit: str = Field(pattern=HASH_PATTERN, description="The branch tip the proposer has nothing left for.")
     reason: str = Field(min_length=1, max_length=TEXT_MAX, description="What was tried, for the campaign's record.")
 
 

@@ -99,7 +99,7 @@ def name(size: int) -> str:
     return "n" * size
 
 
-LARGEST_IDS = dict(event_id=name(EVENT_ID_MAX), campaign="c" * 64, experiment_id=name(NAME_MAX), producer=name(NAME_MAX))
+LARGEST_IDS = dict(event_id=name(EVENT_ID_MAX), campaign="c" * 64, experiment_id="c" * 64 + "-999999999", producer=name(NAME_MAX))
 SPLIT = EDIT_TEXT_MAX // (2 * EDITS_MAX)
 
 
@@ -202,3 +202,15 @@ def test_nan_and_inf_metrics_travel_as_text_and_read_back():
 
 def test_event_dated_without_a_zone_inside_the_era_is_accepted():
     assert proposal(occurred_at=datetime(2026, 1, 1)).occurred_at.year == 2026
+
+
+@pytest.mark.parametrize("bad", ["g" * 40, "A" * 40, "a" * 39, "../" + "a" * 37])
+def test_a_commit_that_is_not_a_full_lower_case_hash_is_refused(bad: str):
+    with pytest.raises(ValidationError):
+        CommitStale(campaign="c1", experiment_id="c1-0001", producer="p/1", commit=bad, head=SHA)
+
+
+@pytest.mark.parametrize("bad", ["c1", "c1-1", "c1-0001\n", "../c1-0001", "c1-00001x"])
+def test_an_experiment_id_must_be_a_campaign_and_a_ticket_number(bad: str):
+    with pytest.raises(ValidationError):
+        CommitStale(campaign="c1", experiment_id=bad, producer="p/1", commit=SHA, head=SHA)

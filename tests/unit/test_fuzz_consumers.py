@@ -111,7 +111,8 @@ def built(kind: type[Event]) -> Callable[..., Event | None]:
 def valid_events(base: str) -> dict[type[Event], st.SearchStrategy[Event]]:
     """A strategy of arbitrary valid events for each type a service consumes."""
     shas = st.just(base) | st.sampled_from([base, *OTHER_SHAS])  # the commit every service knows, most of the time
-    experiments = st.sampled_from([f"{CAMPAIGN}-0000", f"{CAMPAIGN}-0001", f"{CAMPAIGN}-0002"]) | st.text(min_size=1, max_size=20)
+    experiments = st.sampled_from([f"{CAMPAIGN}-0000", f"{CAMPAIGN}-0001", f"{CAMPAIGN}-0002"]) | st.builds(
+        "{}-{:04d}".format, st.sampled_from([CAMPAIGN, "c2", "x.y_z"]), st.integers(0, 10**6))
     ids = dict(
         campaign=st.just(CAMPAIGN) | st.sampled_from([CAMPAIGN, "c2"]), experiment_id=experiments, producer=st.just("fuzz/1"),
         occurred_at=moments,

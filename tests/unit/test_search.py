@@ -6,8 +6,8 @@ import pytest
 
 from services.proposer.constants import literal, read_constants, rewrite
 from services.proposer.records import ExperimentRecord
-from services.proposer.researcher import Draft, NoIdea, ResearchContext
-from services.proposer.search import SearchResearcher, parse_move
+from services.proposer.researcher import Draft, NoIdea, NothingLeft, ResearchContext
+from services.proposer.search import SearchResearcher, parse_changes, parse_move
 from shared.edits import Edit, apply_edits
 
 BASE, NEW_BASE = "a" * 40, "b" * 40
@@ -90,6 +90,15 @@ def test_parse_move_reads_one_changed_constant():
     assert parse_move([Edit(search="DEPTH = 4", replace="WIDTH = 4")]) is None
 
 
+def test_parse_changes_reads_a_pair_in_one_edit_or_in_two():
+    two = [Edit(search="DEPTH = 4", replace="DEPTH = 6"), Edit(search="LR = 0.1", replace="LR = 0.2")]
+    one = [Edit(search="DEPTH = 4\nLR = 0.1", replace="DEPTH = 6\nLR = 0.2")]
+    assert parse_changes(two) == parse_changes(one) == (("DEPTH", 4, 6), ("LR", 0.1, 0.2))
+    assert parse_move(two) is None  # a pair is not a single move
+    assert parse_changes([Edit(search="DEPTH = 4", replace="DEPTH = 6"), Edit(search="DEPTH = 6", replace="DEPTH = 7")]) is None
+    assert parse_changes([Edit(search="A = 1\nB = 2\nC = 3", replace="A = 2\nB = 3\nC = 4")]) is None
+
+
 # SearchResearcher
 
 async def propose(train_py: str, history: list[ExperimentRecord], number: int = 1, base: str = BASE) -> Draft:
@@ -101,8 +110,8 @@ def record(number: int, draft: Draft, status: str, base: str = BASE) -> Experime
     return ExperimentRecord(f"c1-{number:04d}", draft.description, base, list(draft.edits), status=status)
 
 
-async def every_proposal(train_py: str, status: str = "discard", most: int = 200) -> list[Draft]:
-    """Propose again and again from one base, feeding each proposal back, until NoIdea."""
+async def every_proposal(train_py: str, status: str = "discard", most: int = 400) -> list[Draft]:
+    """Propose again and again from one base, feeding each proposal back, until NoIdea (or NothingLeft)."""
     drafts: list[Draft] = []
     history: list[ExperimentRecord] = []
     for number in range(1, most):
@@ -137,7 +146,7 @@ async def test_line_that_is_also_the_end_of_another_line_is_anchored_with_its_ne
 @pytest.mark.parametrize("status", ["pending", "discard", "rejected"])
 async def test_never_proposes_a_change_already_tried_from_the_same_base(status: str):
     drafts = await every_proposal(TRAIN_PY, status)
-    changes = [parse_move(d.edits) for d in drafts]
+    changes = [frozenset(parse_changes(d.edits)) for d in drafts]
     assert len(changes) >= 10
     assert len(set(changes)) == len(changes)
 
@@ -169,7 +178,7 @@ async def test_settled_change_from_another_base_may_be_tried_again():
 
 async def test_skips_seed_and_time_budget():
     drafts = await every_proposal(TRAIN_PY)
-    names = {parse_move(d.edits)[0] for d in drafts}
+    names = {name for d in drafts for name, _, _ in parse_changes(d.edits)}
     assert names == {"DEPTH", "LEARNING_RATE", "WEIGHT_DECAY"}
 
 
@@ -193,15 +202,15 @@ async def test_direction_that_crashed_is_avoided(number: int):
     assert not (name == "LEARNING_RATE" and new > old)
 
 
-async def test_no_idea_when_every_change_was_tried():
+async def test_nothing_left_when_every_change_was_tried():
     drafts = await every_proposal("import os\nDEPTH = 4\n")
     history = [record(n, d, "discard") for n, d in enumerate(drafts, start=1)]
-    with pytest.raises(NoIdea, match="has been tried"):
+    with pytest.raises(NothingLeft, match="nothing left to try from aaaaaaa"):
         await propose("import os\nDEPTH = 4\n", history, 99)
 
 
-async def test_no_idea_when_only_skipped_constants_exist():
-    with pytest.raises(NoIdea):
+async def test_nothing_left_when_only_skipped_constants_exist():
+    with pytest.raises(NothingLeft):
         await propose("SEED = 1\nTIME_BUDGET = 300\nprint(SEED)\n", [])
 
 
@@ -215,7 +224,7 @@ async def test_a_change_re_applied_on_a_newer_tip_counts_as_tried_from_that_tip(
     from services.proposer.records import fold_records
     from shared.events import CommitMade, ProposalCreated
 
-    old_base, new_base = "o" * 40, BASE
+    old_base, new_base = "0" * 40, BASE
     draft = await propose(TRAIN_PY, [], number=1, base=old_base)
     ids = dict(campaign="c1", experiment_id="c1-0001", producer="test/1")
     events = [
