@@ -9,10 +9,10 @@ import structlog
 from pydantic import ValidationError
 
 from services.proposer.records import CampaignRecords
-from services.proposer.researcher import Draft, NoIdea, ResearchContext, Researcher
+from services.proposer.researcher import Draft, NoIdea, NothingLeft, ResearchContext, Researcher
 from shared.failures import PermanentError, RetryLater
-from shared.events import NOTE_MAX, TEXT_MAX, Event, ProposalCreated, ProposalRequested
-from shared.ids import proposal_id
+from shared.events import NOTE_MAX, TEXT_MAX, Event, ProposalCreated, ProposalExhausted, ProposalRequested
+from shared.ids import exhausted_id, proposal_id
 
 log = structlog.get_logger("proposer")
 
@@ -42,7 +42,7 @@ def _proposal(ticket: ProposalRequested, draft: Draft, ctx: ProposerContext) -> 
 
 
 async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) -> None:
-    """Draft a change from the ticket's base commit and publish it as proposal.created."""
+    """Answer the ticket with proposal.created drafted from its base commit, or proposal.exhausted when none is left."""
     records = await ctx.records(event.campaign)
     answered = records.get(event.experiment_id)
     if answered is not None and answered.proposed:
@@ -59,6 +59,15 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
     try:
         draft = await ctx.researcher.propose(context)
         proposal = _proposal(event, draft, ctx)
+    except NothingLeft as exc:
+        # Handing the ticket back would bring the same answer forever; saying so lets the campaign end.
+        await ctx.publish(ProposalExhausted(
+            event_id=exhausted_id(event.experiment_id, event.base_commit), campaign=event.campaign,
+            experiment_id=event.experiment_id, producer=ctx.producer, base_commit=event.base_commit,
+            reason=str(exc)[:TEXT_MAX] or "nothing left to propose",
+        ))
+        log.warning("nothing left to propose", experiment_id=event.experiment_id, reason=str(exc))
+        return
     except NoIdea as exc:
         log.warning("no proposal this time", experiment_id=event.experiment_id, reason=str(exc))
         raise

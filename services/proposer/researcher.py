@@ -43,11 +43,15 @@ class NoIdea(RetryLater):
     """The proposer has nothing new to offer from this base right now."""
 
 
+class NothingLeft(NoIdea):
+    """The proposer has nothing left to offer from this base, ever: asking again would get the same answer."""
+
+
 class Researcher(Protocol):
     """A source of proposals: the built-in search, or a language model."""
 
     kind: str
 
     async def propose(self, context: ResearchContext) -> Draft:
-        """Draft one change to train.py, or raise NoIdea."""
+        """Draft one change to train.py, or raise NoIdea (NothingLeft when no change is left to propose)."""
         ...

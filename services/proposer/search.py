@@ -3,80 +3,37 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from services.proposer.constants import Constant, literal, read_constants, rewrite
+from services.proposer.constants import literal, read_constants, rewrite
+from services.proposer.moves import CHEAP, LEVELS, Level, Move, candidate_moves, pairs, tunable
 from services.proposer.records import ExperimentRecord
-from services.proposer.researcher import Draft, NoIdea, ResearchContext
-from shared.edits import Edit
+from services.proposer.researcher import Draft, NoIdea, NothingLeft, ResearchContext
+from shared.edits import Edit, EditError, apply_edits
+from shared.events import DESCRIPTION_MAX
 
-SKIP = ("SEED", "TIME_BUDGET", "EVAL", "VOCAB", "MAX_SEQ_LEN")
 MEMORY_NAMES = ("DEPTH", "LAYER", "DIM", "EMBD", "WIDTH", "HIDDEN", "BATCH", "SEQ", "HEAD", "MLP", "RATIO_MLP", "TOKENS")
-POWER_NAMES = ("BATCH", "DIM", "EMBD", "WIDTH", "HIDDEN", "SIZE", "TOKENS", "SEQ")
-PROBABILITY_NAMES = ("RATIO", "FRAC", "DROPOUT")
-NEAR_ONE_NAMES = ("BETA", "MOMENTUM", "EMA")
 PRIORS = (("LR", 0.4), ("LEARNING_RATE", 0.4), ("BATCH", 0.3), ("DEPTH", 0.25), ("LAYER", 0.25), ("WARMUP", 0.1),
           ("WARMDOWN", 0.1), ("DIM", 0.1), ("EMBD", 0.1))
-FLOAT_STEPS = ((0.5, 0.7, 1.4, 2.0), (0.35, 0.85, 1.2, 3.0))
-INT_STEPS = ((-1, 1, -2, 2), (-3, 3))
+Change = tuple[str, int | float, int | float]  # a constant's name, its old value and its new one
 
 
-@dataclass(frozen=True)
-class Move:
-    """One candidate change: a constant and its new value."""
-
-    constant: Constant
-    value: int | float
-
-    @property
-    def direction(self) -> int:
-        return 1 if self.value > self.constant.value else -1
-
-
-def _float_values(constant: Constant, steps: tuple[float, ...]) -> list[float]:
-    name, value = constant.name, float(constant.value)
-    if value == 0.0:
-        return [0.05, 0.1, 0.2] if steps is FLOAT_STEPS[0] else [0.02, 0.3]
-    if any(n in name for n in NEAR_ONE_NAMES) and 0.5 <= value < 1.0:
-        return [round(1 - (1 - value) * f, 6) for f in steps]
-    values = [round(value * f, 10) for f in steps]
-    if any(n in name for n in PROBABILITY_NAMES) and 0.0 < value <= 1.0:
-        values = [min(v, 0.95) for v in values]
-    return values
+def parse_changes(edits: list[Edit]) -> tuple[Change, ...] | None:
+    """The constants a past proposal changed, when it changed one or two and every edit holds constants only."""
+    changes: list[Change] = []
+    for edit in edits:
+        before, after = read_constants(edit.search), read_constants(edit.replace)
+        if not before or [c.name for c in before] != [c.name for c in after]:
+            return None
+        changes += [(b.name, b.value, a.value) for b, a in zip(before, after) if b.value != a.value]
+    names = {name for name, _, _ in changes}
+    return tuple(changes) if 1 <= len(changes) <= 2 and len(names) == len(changes) else None
 
 
-def _int_values(constant: Constant, level: int) -> list[int]:
-    value = int(constant.value)
-    if value >= 32 or any(n in constant.name for n in POWER_NAMES):
-        factors = (2,) if level == 0 else (4,)
-        return [v for f in factors for v in (value * f, value // f) if v >= 1]
-    floor = 0 if value == 0 else 1
-    return [value + step for step in INT_STEPS[level] if value + step >= floor]
-
-
-def candidate_moves(constants: list[Constant], level: int) -> list[Move]:
-    """Every change the search considers at a given boldness level (0 or 1)."""
-    moves = []
-    for constant in constants:
-        if any(skip in constant.name for skip in SKIP) or isinstance(constant.value, bool):
-            continue
-        if isinstance(constant.value, float):
-            # the value as it will be written, so a past proposal is recognised and a no-op is dropped
-            values = [float(literal(v)) for v in _float_values(constant, FLOAT_STEPS[level])]
-        else:
-            values = _int_values(constant, level)
-        moves += [Move(constant, v) for v in dict.fromkeys(values) if v != constant.value]
-    return moves
-
-
-def parse_move(edits: list[Edit]) -> tuple[str, int | float, int | float] | None:
+def parse_move(edits: list[Edit]) -> Change | None:
     """(name, old, new) when a past proposal changed exactly one constant."""
-    if len(edits) != 1:
-        return None
-    before, after = read_constants(edits[0].search), read_constants(edits[0].replace)
-    if len(before) != 1 or len(after) != 1 or before[0].name != after[0].name:
-        return None
-    return before[0].name, before[0].value, after[0].value
+    changes = parse_changes(edits)
+    return changes[0] if changes is not None and len(changes) == 1 else None
 
 
 def anchor(source: str, line: str) -> str | None:
@@ -110,52 +67,108 @@ def vram_impact(move: Move) -> str:
     return "none expected"
 
 
+def edits_for(source: str, moves: tuple[Move, ...]) -> list[Edit] | None:
+    """One edit per move that applies to source and changes exactly those constants; None when no order does."""
+    edits = []
+    for move in moves:
+        search = anchor(source, move.constant.line)
+        if search is None:
+            return None
+        edits.append(Edit(search=search, replace=search.replace(move.constant.line, rewrite(move.constant, move.value))))
+    wanted = {move.constant.name: move.value for move in moves}
+    for ordered in (edits, edits[::-1]):  # one new line may contain the other's search text; the other order may not
+        try:
+            changed = apply_edits(source, ordered)
+        except EditError:
+            continue
+        after = {c.name: c.value for c in read_constants(changed)}
+        if all(after.get(name) == value for name, value in wanted.items()):
+            return ordered
+    return None
+
+
+@dataclass
+class Past:
+    """What the history says from one base: the changes tried there, the verdicts per direction, what is undecided."""
+
+    tried: set[frozenset[tuple[str, int | float]]] = field(default_factory=set)
+    verdicts: list[tuple[str, int, str]] = field(default_factory=list)
+    undecided: int = 0
+
+
+def read_past(history: list[ExperimentRecord], base: str, experiment_id: str) -> Past:
+    """Fold the history into what the search needs to choose from base."""
+    past = Past()
+    for record in history:
+        here = record.base_commit == base and record.experiment_id != experiment_id
+        if here and record.proposed and record.status == "pending":
+            past.undecided += 1
+        changes = parse_changes(record.edits)
+        if changes is None:
+            continue
+        if here or record.status == "pending":
+            past.tried.add(frozenset((name, new) for name, _, new in changes))
+        if record.status in ("keep", "discard", "crash"):
+            past.verdicts += [(name, 1 if new > old else -1, record.status) for name, old, new in changes]
+    return past
+
+
 class SearchResearcher:
-    """Proposes single-constant changes to train.py, never repeating one from the same base."""
+    """Proposes changes of train.py's constants, widening its steps when they run out, never repeating one from a base."""
 
     kind = "search"
 
     async def propose(self, context: ResearchContext) -> Draft:
-        """Pick the most promising untried move from this base."""
-        constants = read_constants(context.train_py)
-        tried, past = self._tried_and_past(context.history, context.base_commit)
+        """Pick the most promising untried change from this base: level by level, then pairs of cheap moves."""
+        source = context.train_py
+        constants = [c for c in tunable(read_constants(source)) if anchor(source, c.line)]
+        past = read_past(context.history, context.base_commit, context.experiment_id)
         rng = random.Random(f"{context.campaign}:{context.experiment_id}")
-        for level in (0, 1):
-            moves = [
-                m for m in candidate_moves(constants, level)
-                if (m.constant.name, m.value) not in tried and anchor(context.train_py, m.constant.line)
-            ]
-            if moves:
-                best = max(moves, key=lambda m: score(m, past, rng))
-                return self._draft(best, past, anchor(context.train_py, best.constant.line) or "")
-        raise NoIdea(f"every single-constant change from {context.base_commit[:7]} has been tried")
+        for level in LEVELS:
+            untried = [m for m in candidate_moves(constants, level) if frozenset([m.key]) not in past.tried]
+            scores = {(m,): score(m, past.verdicts, rng) for m in untried}
+            if (draft := self._best(source, scores, past, level)) is not None:
+                return draft
+        cheap = candidate_moves(constants, CHEAP)
+        scores = {(m,): score(m, past.verdicts, rng) for m in cheap}
+        together = {
+            (a, b): scores[(a,)] + scores[(b,)] for a, b in pairs(cheap) if frozenset([a.key, b.key]) not in past.tried
+        }
+        if (draft := self._best(source, together, past, None)) is not None:
+            return draft
+        where = context.base_commit[:7]
+        if past.undecided:  # one of them may yet be kept and move the branch on: ask again once they are decided
+            raise NoIdea(f"every change from {where} has been tried; {past.undecided} of them still undecided")
+        raise NothingLeft(
+            f"nothing left to try from {where}: every change of its {len(constants)} tunable constants at "
+            f"{len(LEVELS)} step sizes, and every pair of their smallest changes, was tried or does not apply"
+        )
+
+    def _best(self, source: str, scores: dict[tuple[Move, ...], float], past: Past, level: Level | None) -> Draft | None:
+        """The draft of the highest-scoring change whose edits apply; the first of equals, so a seed decides."""
+        for moves in sorted(scores, key=scores.__getitem__, reverse=True):
+            if (edits := edits_for(source, moves)) is not None:
+                return self._draft(moves, past, edits, level)
+        return None
 
     @staticmethod
-    def _tried_and_past(history: list[ExperimentRecord], base: str) -> tuple[set, list[tuple[str, int, str]]]:
-        tried: set[tuple[str, int | float]] = set()
-        past: list[tuple[str, int, str]] = []
-        for record in history:
-            move = parse_move(record.edits)
-            if move is None:
-                continue
-            name, old, new = move
-            if record.base_commit == base or record.status == "pending":
-                tried.add((name, new))
-            if record.status in ("keep", "discard", "crash"):
-                past.append((name, 1 if new > old else -1, record.status))
-        return tried, past
-
-    @staticmethod
-    def _draft(move: Move, past: list[tuple[str, int, str]], search: str) -> Draft:
-        name, old = move.constant.name, move.constant.value
-        verb = "increase" if move.direction > 0 else "decrease"
-        helped = sum(1 for n, d, s in past if n == name and d == move.direction and s == "keep")
-        why = f"{verb} {name} ({literal(old)} -> {literal(move.value)}) to probe its effect on val_bpb"
-        if helped:
-            why += f"; this direction improved val_bpb {helped} time(s) before, so pushing further"
+    def _draft(moves: tuple[Move, ...], past: Past, edits: list[Edit], level: Level | None) -> Draft:
+        parts, whys = [], []
+        for move in moves:
+            name, old = move.constant.name, move.constant.value
+            verb = "increase" if move.direction > 0 else "decrease"
+            parts.append(f"{verb} {name} from {literal(old)} to {literal(move.value)}")
+            whys.append(f"{verb} {name} ({literal(old)} -> {literal(move.value)})")
+        if level is None:
+            why = f"{' and '.join(whys)} together, since each was tried alone from this commit"
+        else:
+            why = f"{whys[0]} to probe its effect on val_bpb" + (f", with {level.why}" if level.why else "")
+        for move in moves:
+            helped = sum(1 for n, d, s in past.verdicts if n == move.constant.name and d == move.direction and s == "keep")
+            if helped:
+                why += f"; {move.constant.name} in this direction improved val_bpb {helped} time(s) before, so pushing further"
+        impacts = [i for i in map(vram_impact, moves) if i != "none expected"]
         return Draft(
-            description=f"{verb} {name} from {literal(old)} to {literal(move.value)}",
-            rationale=why,
-            expected_vram_impact=vram_impact(move),
-            edits=[Edit(search=search, replace=search.replace(move.constant.line, rewrite(move.constant, move.value)))],
+            description=" and ".join(parts)[:DESCRIPTION_MAX], rationale=why,
+            expected_vram_impact="; ".join(impacts) or "none expected", edits=edits,
         )
