@@ -1,47 +1,77 @@
-"""How a campaign reads on the console: one line per event, the verdict table, the summary lines."""
+"""How a campaign reads on the console: one line per event, the verdict table, the summary lines.
+
+Descriptions, reasons and logs come from a model and from train.py: every one of them goes through
+`shown` (no control characters, rich markup escaped) or into a Text cell, so that it prints as it reads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from shared.events import (
-    CampaignFinished, CampaignStarted, CommitMade, CommitStale, Event, ProposalCreated, ProposalRejected, RunFinished,
-    RunProgress, RunStarted, VerdictDecided,
+    CampaignFinished, CampaignStarted, CommitMade, CommitStale, ConfirmationRequested, Event, ProposalCreated,
+    ProposalExhausted, ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
 )
+from shared.text import printable
 
 STATUS_STYLE = {"keep": "green", "discard": "yellow", "crash": "red"}
+
+
+def shown(text: str) -> str:
+    """Untrusted text made ready for a markup line: one line, no control characters, brackets escaped."""
+    return escape(printable(text))
+
+
+def run_label(repeat: int, kept_state: bool) -> str:
+    """'(run 2)' for a confirmation run, 'kept state (run 2)' for a re-run of the kept state; '' for a first run."""
+    run = f"(run {repeat + 1})" if repeat else ""
+    return f"kept state {run}".strip() if kept_state else run
 
 
 def describe(event: Event) -> str | None:
     """One line for an event a person watching wants to see; None for the rest (e.g. proposal tickets)."""
     exp = event.experiment_id
     if isinstance(event, CampaignStarted):
-        return f"campaign [bold]{event.campaign}[/] on {event.branch} from {event.base_commit[:7]}"
+        return f"campaign [bold]{event.campaign}[/] on {shown(event.branch)} from {event.base_commit[:7]}"
     if isinstance(event, ProposalCreated):
-        return f"[dim]proposed[/] {exp} {event.description}"
+        return f"[dim]proposed[/] {exp} {shown(event.description)}"
     if isinstance(event, ProposalRejected):
-        return f"[magenta]rejected[/] {exp}: {event.reason}"
+        return f"[magenta]rejected[/] {exp}: {shown(event.reason)}"
+    if isinstance(event, ProposalExhausted):
+        return f"[magenta]exhausted[/] {exp} from {event.base_commit[:7]}: {shown(event.reason)}"
     if isinstance(event, CommitMade):
         return f"[dim]committed[/] {exp} {event.commit[:7]} +{event.lines_added} -{event.lines_removed}"
     if isinstance(event, CommitStale):
         return f"[dim]stale[/] {exp} {event.commit[:7]}, re-applying on {event.head[:7]}"
     if isinstance(event, RunStarted):
-        return f"[cyan]▶ {exp}[/] {event.commit[:7]} {event.description}"
+        return f"[cyan]▶ {exp}[/] {event.commit[:7]} {shown(event.description)}"
     if isinstance(event, RunProgress):
         percent = f" ({event.percent:.0f}%)" if event.percent is not None else ""
         loss = f" loss {event.loss:.4f}" if event.loss is not None else ""
         return f"  {exp} step {event.step}{percent}{loss}"
     if isinstance(event, RunFinished):
         value = event.metrics.get("val_bpb")
-        return f"  {exp} run {event.status}" + (f" val_bpb={value:.6f}" if isinstance(value, float) else "")
+        which = run_label(event.repeat, event.kept_state)
+        return f"  {exp} run {event.status}" + (f" {which}" if which else "") + (
+            f" val_bpb={value:.6f}" if isinstance(value, float) else "")
+    if isinstance(event, ConfirmationRequested):
+        sigma = f" σ̂={event.sigma:.6f}" if event.sigma is not None else ""
+        what = "kept state" if event.kept_state else shown(event.description) or ("baseline" if event.baseline else "-")
+        return f"[blue]confirming[/] {exp} {event.commit[:7]} {what} (run {event.repeat + 1}){sigma}"
     if isinstance(event, VerdictDecided):
         best = f" best={event.best_after:.6f}" if event.best_after is not None else ""
-        return f"[{STATUS_STYLE[event.status]}]{event.status:>7}[/] {exp} {event.commit[:7]} {event.description}{best}"
+        runs = f" runs={event.confirmations + 1}" if event.confirmations else ""
+        sigma = f" σ̂={event.sigma:.6f}" if event.sigma is not None else ""
+        return (f"[{STATUS_STYLE[event.status]}]{event.status:>7}[/] {exp} {event.commit[:7]} "
+                f"{shown(event.description)}{best}{runs}{sigma}")
     if isinstance(event, CampaignFinished):
-        return f"campaign {event.campaign} finished after {event.experiments} experiments"
+        why = f": {shown(event.reason)}" if event.reason else ""
+        return f"campaign {event.campaign} finished after {event.experiments} experiments{why}"
     return None
 
 
@@ -59,28 +89,36 @@ def bpb(value: float | None) -> str:
 
 
 def verdict_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
-    """Decided experiments as a table coloured by status; rows carry the fields of VerdictDecided (or the API's experiments)."""
+    """Decided experiments as a table coloured by status; rows carry the fields of VerdictDecided (or the API's experiments).
+
+    Once any experiment took confirmation runs, a runs column counts every run of each (val_bpb is the mean of its change's).
+    """
+    runs = [1 + (row.get("confirmations") or 0) for row in rows]
+    columns = ("experiment", "commit", "val_bpb", "GB") + (("runs",) if any(n > 1 for n in runs) else ()) + ("status",)
     table = Table(title=title, title_justify="left")
-    for name in ("experiment", "commit", "val_bpb", "GB", "status"):
-        table.add_column(name, no_wrap=True, justify="right" if name in ("val_bpb", "GB") else "left")
+    for name in columns:
+        table.add_column(name, no_wrap=True, justify="right" if name in ("val_bpb", "GB", "runs") else "left")
     table.add_column("description", ratio=1)
-    for row in rows:
+    for row, count in zip(rows, runs, strict=True):
         memory = "0.0" if row["status"] == "crash" else f"{row['memory_gb'] or 0:.1f}"
-        table.add_row(row["experiment_id"], (row["commit"] or "")[:7], bpb(row["val_bpb"]), memory,
-                      row["status"], row["description"], style=STATUS_STYLE.get(row["status"], ""))
+        cells = [shown(row["experiment_id"]), (row["commit"] or "")[:7], bpb(row["val_bpb"]), memory]
+        cells += [str(count)] if "runs" in columns else []
+        table.add_row(*cells, shown(row["status"]), Text(printable(row["description"])), style=STATUS_STYLE.get(row["status"], ""))
     return table
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """The ledger's campaign summary in a few lines: state, counts, running experiment, best so far."""
+    """The ledger's campaign summary in a few lines: state, counts, running run, confirmation asked for, noise, best so far."""
     counts = summary["counts"]
-    state = "finished" if summary["finished"] else "training" if summary["running"] else "waiting"
+    state = summary.get("state") or ("finished" if summary["finished"] else "training" if summary["running"] else "waiting")
     idle = f"{summary['idle_share'] * 100:.1f}%" if summary["idle_share"] is not None else "–"
     lines = [
         f"campaign [bold]{summary['campaign']}[/] · {state} · {summary['experiments_total']} decided "
         f"([green]{counts['keep']} kept[/], [yellow]{counts['discard']} discarded[/], [red]{counts['crash']} crashed[/], "
         f"{counts['rejected']} rejected) · wall {duration(summary['wall_seconds'])} · trainer idle {idle}"
     ]
+    if summary.get("finish_reason"):
+        lines.append(f"ended    {shown(summary['finish_reason'])}")
     run = summary["running"]
     if run:
         percent = run["percent"]
@@ -90,14 +128,21 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             f"step {run['step']}" if run["step"] is not None else "",
             f"loss {run['loss']:.4f}" if run["loss"] is not None else "",
         ) if part)
-        what = f"{run['experiment_id']} {run['commit'][:7]} {run['description']}"
+        which = run_label(run.get("repeat", 0), run.get("kept_state", False))
+        what = f"{shown(run['experiment_id'])} {run['commit'][:7]} {shown(run['description'])}" + (f" {which}" if which else "")
         lines.append(f"[cyan]running[/]  {what}  {bar} {figures} · {duration(run['elapsed_seconds'])}")
     else:
         lines.append("[dim]no run in progress[/]")
+    asked = summary.get("confirming")
+    if asked:
+        what = "kept state" if asked["kept_state"] else shown(asked["description"])
+        why = f": {shown(asked['reason'])}" if asked["reason"] else ""
+        lines.append(f"[blue]confirming[/] {shown(asked['experiment_id'])} {what} (run {asked['run_number']}){why}")
+    lines.append(noise_line(summary))
     if summary["best_val_bpb"] is not None:
         gain = summary["improvement_percent"]
         versus = f" ({gain:.2f}% below baseline {bpb(summary['baseline_val_bpb'])})" if gain is not None else ""
-        what = f"{summary['best_commit'][:7]} {summary['best_description']}"
+        what = f"{summary['best_commit'][:7]} {shown(summary['best_description'] or '')}"
         lines.append(f"[green]best[/]     {bpb(summary['best_val_bpb'])}{versus} {what}")
     lines.append(f"trend    {summary.get('trajectory', 'starting')}")
     tokens_in, tokens_out = summary.get("proposal_input_tokens", 0), summary.get("proposal_output_tokens", 0)
@@ -105,3 +150,11 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         cost = f" · cost {summary['proposal_cost']:.4f}" if summary.get("proposal_cost") is not None else ""
         lines.append(f"proposer {tokens_in:,} tokens in, {tokens_out:,} out{cost}")
     return lines
+
+
+def noise_line(summary: dict[str, Any]) -> str:
+    """σ̂, the keep rule and the confirmation runs so far."""
+    sigma = summary.get("sigma")
+    rule = f" · keep rule {shown(summary['keep_rule'])}" if summary.get("keep_rule") else ""
+    return (f"noise    σ̂ {'–' if sigma is None else f'{sigma:.6f}'}{rule} · "
+            f"{summary.get('confirmation_runs', 0)} confirmation runs of {summary.get('runs_total', 0)}")

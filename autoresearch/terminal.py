@@ -8,6 +8,9 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from shared.text import printable
 
 CONFIG_EXIT = 2  # a refused configuration: `up` does not restart a service that exits with it
 
@@ -17,7 +20,7 @@ err = Console(stderr=True)
 
 def fail(message: str, code: int = CONFIG_EXIT) -> NoReturn:
     """Print `error: message` in red on stderr and exit with code."""
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(printable(message, keep_newlines=True))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -9,10 +9,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from autoresearch.display import describe, verdict_table
+from autoresearch.display import describe, run_label, shown, verdict_table
 from shared.events import (
-    CampaignFinished, CampaignStarted, Event, ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
+    CampaignFinished, CampaignStarted, ConfirmationRequested, Event, ProposalExhausted, ProposalRejected, RunFinished,
+    RunProgress, RunStarted, VerdictDecided,
 )
+from shared.text import printable
 
 ProgressLines = Literal["quarters", "all", "none"]
 
@@ -45,7 +47,7 @@ class EventLines:
 
     def notice(self, text: str) -> None:
         """A line about the connection, not about the campaign."""
-        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+        self.console.print(f"[yellow]{shown(text)}[/]", highlight=False, soft_wrap=True)
 
     def start(self) -> None:
         """Nothing to set up for plain lines."""
@@ -57,11 +59,14 @@ class EventLines:
 class LiveView:
     """The table of decided experiments and a bar for the current run, redrawn in place; other news as lines above."""
 
-    LINES = (CampaignStarted, ProposalRejected, CampaignFinished)  # what the table and the bar do not show
+    LINES = (CampaignStarted, ProposalRejected, ProposalExhausted, ConfirmationRequested, CampaignFinished)  # not in the table
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.verdicts: list[VerdictDecided] = []
+        self.asked: dict[str, ConfirmationRequested] = {}  # the confirmation run each experiment waits for
+        self.sigma: float | None = None
+        self.confirmation_runs = 0
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                             TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
         self.task: TaskID | None = None
@@ -70,6 +75,8 @@ class LiveView:
     def _render(self) -> Group:
         best = next((v.best_after for v in reversed(self.verdicts) if v.best_after is not None), None)
         title = "experiments" + (f" · best val_bpb {best:.6f}" if best is not None else "")
+        title += f" · σ̂ {self.sigma:.6f}" if self.sigma is not None else ""
+        title += f" · {self.confirmation_runs} confirmation runs" if self.confirmation_runs else ""
         return Group(verdict_table([v.model_dump() for v in self.verdicts[-20:]], title), self.bar)
 
     def show(self, event: Event) -> None:
@@ -79,21 +86,37 @@ class LiveView:
         elif isinstance(event, RunStarted):
             self.run_started(event)
         elif isinstance(event, RunFinished):
-            self.run_ended()
+            self.run_finished(event)
         elif isinstance(event, VerdictDecided):
             self.verdict(event)
         elif isinstance(event, self.LINES) and (line := describe(event)):
+            if isinstance(event, ConfirmationRequested):
+                self.asked[event.experiment_id] = event
+                self.sigma = event.sigma if event.sigma is not None else self.sigma
+                self.live.update(self._render())
             self.console.print(line, highlight=False, soft_wrap=True)
 
     def verdict(self, event: VerdictDecided) -> None:
         """Add a row to the table."""
         self.verdicts.append(event)
+        self.asked.pop(event.experiment_id, None)
+        self.sigma = event.sigma if event.sigma is not None else self.sigma
         self.live.update(self._render())
 
     def run_started(self, event: RunStarted) -> None:
-        """Show a fresh bar for the run."""
+        """Show a fresh bar for the run, saying which run of the experiment it is when it was asked for."""
         self.run_ended()
-        self.task = self.bar.add_task(f"{event.experiment_id} {event.description[:40]}", total=100, loss="")
+        asked = self.asked.get(event.experiment_id)
+        which = run_label(asked.repeat, asked.kept_state) if asked and asked.commit == event.commit else ""
+        what = shown(event.description[:40]) + (f" {which}" if which else "")
+        self.task = self.bar.add_task(f"{shown(event.experiment_id)} {what}", total=100, loss="")
+
+    def run_finished(self, event: RunFinished) -> None:
+        """Take the run's bar away; count it when it was a confirmation run."""
+        self.run_ended()
+        if event.repeat or event.kept_state:
+            self.confirmation_runs += 1
+            self.live.update(self._render())
 
     def progress(self, event: RunProgress) -> None:
         """Move the bar."""
@@ -109,7 +132,7 @@ class LiveView:
 
     def notice(self, text: str) -> None:
         """A line about the connection, above the table."""
-        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+        self.console.print(f"[yellow]{shown(text)}[/]", highlight=False, soft_wrap=True)
 
     def start(self) -> None:
         """Begin redrawing."""
@@ -131,6 +154,6 @@ def print_results(console: Console, results: Path, rows: bool) -> None:
     if not results.exists():
         return
     lines = [line for line in results.read_text().splitlines() if line.strip()]
-    if rows:  # the rows exactly as in the file (tabs kept, never wrapped), for tools reading the output
-        console.file.write("\n".join(lines) + "\n")
-    console.print(f"results: {len(lines) - 1} rows in {results}", highlight=False, soft_wrap=True)
+    if rows:  # the rows as in the file (tabs kept, never wrapped) for tools reading the output, each cell printable
+        console.file.write("\n".join("\t".join(printable(cell) for cell in line.split("\t")) for line in lines) + "\n")
+    console.print(f"results: {len(lines) - 1} rows in {shown(str(results))}", highlight=False, soft_wrap=True)

@@ -39,7 +39,7 @@ METRICS_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX = 128, 64, 500
 ENVIRONMENT_MAX = 16  # entries; the trainer records eight
 REPEAT_MAX = 64  # runs of one commit within one experiment; the evaluator asks for far fewer
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"  # printable on one line: safe in a header, a log line, a TSV cell
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"  # printable on one line (no C0, DEL or C1): safe in a header, a log line, a TSV cell
 
 
 def _in_era(moment: datetime) -> datetime:

@@ -12,6 +12,7 @@ from git import GitCommandError
 
 from shared.edits import EDITABLE
 from shared.gitobjects import MissingObjects, import_ref, open_mirror, show_file
+from shared.text import printable
 
 
 class RepoError(Exception):
@@ -66,7 +67,8 @@ class EditorRepo:
         identity = {"GIT_AUTHOR_NAME": "autoresearch", "GIT_AUTHOR_EMAIL": "autoresearch@localhost",
                     "GIT_COMMITTER_NAME": "autoresearch", "GIT_COMMITTER_EMAIL": "autoresearch@localhost",
                     "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-        commit = self._git("commit-tree", tree, "-p", parent, "-m", message, env=identity).strip()
+        # the message carries the model's description: `git log` must not hand its terminal a control sequence
+        commit = self._git("commit-tree", tree, "-p", parent, "-m", printable(message), env=identity).strip()
         self._git("update-ref", import_ref(commit), commit)
         added, removed, _ = (self._git("diff", "--numstat", parent, commit).split("\t") + ["0", "0", ""])[:3]
         return MadeCommit(commit, self._git("diff", parent, commit), int(added or 0), int(removed or 0))

@@ -6,6 +6,7 @@ import io
 import textwrap
 
 from services.ledger.schemas import ProgressPoint
+from shared.text import printable
 
 KEEP, DISCARD, CRASH, BEST = "#2e9d57", "#a7adb5", "#d64541", "#1f5fa8"
 
@@ -40,11 +41,12 @@ def render_progress_png(campaign: str, points: list[ProgressPoint], width: int =
         steps_y = [b for _, b in best] + [best[-1][1]]
         main.step(steps_x, steps_y, where="post", color=BEST, linewidth=1.6, label="running best", zorder=1)
     for p in kept:
-        label = textwrap.shorten(p.description or p.experiment_id, width=48, placeholder="…")
+        label = textwrap.shorten(printable(p.description) or p.experiment_id, width=48, placeholder="…")
         leftwards = p.number > 0.7 * last  # labels near the right edge run leftwards, inside the figure
         main.annotate(label, (p.number, p.val_bpb or 0.0), xytext=(-6 if leftwards else 6, 8), textcoords="offset points",
                       fontsize=7.5, rotation=-18 if leftwards else 18, ha="right" if leftwards else "left",
-                      rotation_mode="anchor", color="#1d3b2a", zorder=4)
+                      rotation_mode="anchor", color="#1d3b2a", zorder=4,
+                      parse_math=False)  # a description is the model's text: '$' is a dollar, never TeX to typeset
     main.set_ylabel("val_bpb (lower is better)")
     main.margins(y=0.15)  # room for the labels of the highest and lowest kept points
     main.grid(alpha=0.25)

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from services.ledger.schemas import DECIDED, CommitOut, ExperimentDetail, ProgressOut, ProposalOut, RunOut, VerdictOut
+from services.ledger.runs import apply_confirmation, apply_run_finished, apply_run_started, drop_unfinished_runs
+from services.ledger.schemas import DECIDED, CommitOut, ExperimentDetail, ProgressOut, ProposalOut, VerdictOut
 from services.ledger.store import EventStore
 from shared.events import (
-    CampaignFinished, CampaignStarted, CommitMade, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress,
-    RunStarted, VerdictDecided,
+    CampaignFinished, CampaignStarted, CommitMade, ConfirmationRequested, Event, ProposalCreated, ProposalExhausted,
+    ProposalRejected, RunFinished, RunProgress, RunStarted, VerdictDecided,
 )
 
 # run.progress is left out on purpose: a night holds thousands of step lines and only the latest matters.
 VIEW_TYPES = [
     CampaignStarted, CampaignFinished, ProposalCreated, ProposalRejected, CommitMade, RunStarted, RunFinished,
-    VerdictDecided,
+    ConfirmationRequested, VerdictDecided, ProposalExhausted,
 ]
+CAMPAIGN_EVENTS = (CampaignStarted, CampaignFinished, ProposalExhausted)  # of the campaign, not of an experiment
 
 
 @dataclass
@@ -39,7 +41,7 @@ class CampaignView:
         rows: dict[str, ExperimentDetail] = {}
         decided = 0
         for event in self.events:
-            if isinstance(event, CampaignStarted | CampaignFinished):
+            if isinstance(event, CAMPAIGN_EVENTS):
                 continue
             row = rows.get(event.experiment_id)
             if row is None:
@@ -80,45 +82,34 @@ def apply_event(row: ExperimentDetail, event: Event) -> None:
         )
         row.status = "pending" if row.status == "rejected" else row.status
     elif isinstance(event, RunStarted):
-        row.commit, row.description = event.commit, row.description or event.description
-        row.run = RunOut(commit=event.commit, status="running", command=event.command, started_at=event.occurred_at)
-        row.started_at, row.finished_at, row.duration_seconds = event.occurred_at, None, None
-        row.status = row.status if row.status in DECIDED else "running"
+        apply_run_started(row, event)
     elif isinstance(event, RunFinished):
         apply_run_finished(row, event)
+    elif isinstance(event, ConfirmationRequested):
+        apply_confirmation(row, event)
     elif isinstance(event, VerdictDecided):
         apply_verdict(row, event)
 
 
-def apply_run_finished(row: ExperimentDetail, event: RunFinished) -> None:
-    """A finished run: metrics, log tail, environment, timing."""
-    duration = (event.finished_at - event.started_at).total_seconds()
-    command = row.run.command if row.run and row.run.commit == event.commit else event.environment.get("command", "")
-    row.run = RunOut(
-        commit=event.commit, status=event.status, command=command, metrics=event.metrics, log_tail=event.log_tail,
-        exit_code=event.exit_code, started_at=event.started_at, finished_at=event.finished_at,
-        duration_seconds=duration, environment=event.environment, discard_ref=event.discard_ref,
-    )
-    row.commit, row.description = event.commit, row.description or event.description
-    row.started_at, row.finished_at, row.duration_seconds = event.started_at, event.finished_at, duration
-    row.status = row.status if row.status in DECIDED else "running"
-
-
 def apply_verdict(row: ExperimentDetail, event: VerdictDecided) -> None:
-    """The verdict settles the experiment's status and figures."""
+    """The verdict settles the experiment's status and figures: val_bpb is the mean of its change's runs."""
     row.status, row.val_bpb, row.memory_gb, row.reason = event.status, event.val_bpb, event.memory_gb, event.reason
     row.commit, row.description = event.commit, row.description or event.description or ("baseline" if event.baseline else "")
     row.verdict = VerdictOut(
         status=event.status, val_bpb=event.val_bpb, memory_gb=event.memory_gb, best_before=event.best_before,
         best_after=event.best_after, head=event.head, reason=event.reason, baseline=event.baseline,
-        decided_at=event.occurred_at,
+        decided_at=event.occurred_at, sigma=event.sigma, runs=event.runs, kept_runs=event.kept_runs,
+        confirmations=event.confirmations, clear_gain=event.clear_gain, keep_rule=event.keep_rule,
     )
+    row.confirmation = None
+    drop_unfinished_runs(row)
     if row.commit_made is not None and event.status != "keep" and row.run is not None and row.run.commit == event.commit:
         row.commit_made.kept_at_ref = row.run.discard_ref
 
 
 def attach_progress(row: ExperimentDetail | None, progress: RunProgress) -> None:
     """Show the latest step line on the run it belongs to, while that run is still going."""
-    if row is None or row.run is None or row.run.status != "running" or row.run.commit != progress.commit:
+    going = next((run for run in reversed(row.all_runs) if run.status == "running"), None) if row else None
+    if going is None or going.commit != progress.commit:
         return
-    row.run.progress = ProgressOut(step=progress.step, percent=progress.percent, loss=progress.loss, at=progress.occurred_at)
+    going.progress = ProgressOut(step=progress.step, percent=progress.percent, loss=progress.loss, at=progress.occurred_at)

@@ -51,9 +51,12 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None
 
     Exits with API_EXIT when the read API asked for could not start or stopped serving.
     """
-    store = EventStore(settings.state_dir / "ledger" / "events.sqlite3")
+    folder = settings.state_dir / "ledger"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # the ledger's own folder: its store holds every proposal, diff and log
+    store = EventStore(folder / "events.sqlite3")
     overrides = {settings.tag: settings.results_path} if settings.tag and settings.results_path else {}
-    ctx = LedgerContext(store, settings.state_dir / "ledger" / "results", overrides, Broadcaster())
+    ctx = LedgerContext(store, folder / "results", overrides, Broadcaster())
     # the record and the step lines live in two streams, so the ledger reads them with two consumers
     record = [kind for kind in EVENT_CLASSES if kind is not RunProgress]
     owned = {consumers.events(settings.tag): record, consumers.progress(settings.tag): [RunProgress]}

@@ -58,9 +58,18 @@ def render_metrics(store: EventStore, sse_clients: int = 0) -> str:
     for view, summary in summaries:
         if summary.baseline_val_bpb is not None:
             out.sample("autoresearch_baseline_val_bpb", summary.baseline_val_bpb, campaign=view.campaign)
+    out.family("autoresearch_noise_sigma", "gauge", "The campaign's noise estimate (sigma) used by its latest verdict.")
+    for view, summary in summaries:
+        if summary.sigma is not None:
+            out.sample("autoresearch_noise_sigma", summary.sigma, campaign=view.campaign)
+    out.family("autoresearch_confirmation_runs", "gauge", "Runs beyond each experiment's first (confirmation runs).")
+    for view, summary in summaries:
+        out.sample("autoresearch_confirmation_runs", summary.confirmation_runs, campaign=view.campaign)
     out.family("autoresearch_run_duration_seconds", "histogram", "Wall-clock duration of finished training runs.")
     for view in views:
-        durations = [row.duration_seconds for row in view.experiments if row.finished_at and row.duration_seconds is not None]
+        durations = [
+            run.duration_seconds for row in view.experiments for run in row.all_runs if run.duration_seconds is not None
+        ]
         for bound in DURATION_BUCKETS:
             within = sum(d <= bound for d in durations)
             out.sample("autoresearch_run_duration_seconds_bucket", within, campaign=view.campaign, le=number(bound))

@@ -1,4 +1,4 @@
-"""results.tsv in exactly Karpathy's five columns."""
+"""results.tsv in exactly Karpathy's five columns, one row per experiment."""
 
 from __future__ import annotations
 
@@ -8,29 +8,41 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from shared.events import VerdictDecided
+from shared.text import printable
 
 HEADER = "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
+RESULTS_MODE = 0o644  # analysis tools and the person who started the campaign read it, whoever runs the ledger
 
 
 def results_row(verdict: VerdictDecided) -> str:
-    """One row: short hash, val_bpb to 6 decimals, memory in GB to .1f, status, description."""
+    """One row: short hash, val_bpb to 6 decimals (the mean of the runs), peak memory in GB to .1f, status, description."""
     crashed = verdict.status == "crash" or verdict.val_bpb is None
     val_bpb = 0.0 if crashed else verdict.val_bpb
     memory = 0.0 if crashed else verdict.memory_gb
-    description = " ".join(verdict.description.split()) or ("baseline" if verdict.baseline else "-")
+    # a description from a model may carry tabs, newlines or terminal sequences: none may reach a cell
+    description = " ".join(printable(verdict.description).split()) or ("baseline" if verdict.baseline else "-")
     return f"{verdict.commit[:7]}\t{val_bpb:.6f}\t{memory:.1f}\t{verdict.status}\t{description}"
 
 
+def one_per_experiment(verdicts: Iterable[VerdictDecided]) -> list[VerdictDecided]:
+    """The latest verdict of each experiment, at the place of its first one."""
+    latest: dict[str, VerdictDecided] = {}
+    for verdict in verdicts:
+        latest[verdict.experiment_id] = verdict  # a dict keeps the first insertion's place
+    return list(latest.values())
+
+
 def render_results(verdicts: Iterable[VerdictDecided]) -> str:
-    """The whole file: header, then one row per verdict in the order they were decided."""
-    return "\n".join([HEADER, *(results_row(v) for v in verdicts)]) + "\n"
+    """The whole file: header, then one row per experiment in the order they were decided."""
+    return "\n".join([HEADER, *(results_row(v) for v in one_per_experiment(verdicts))]) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace path's content in one step, so a reader never sees half a file."""
+def write_atomically(path: Path, text: str, mode: int = RESULTS_MODE) -> None:
+    """Replace path's content in one step, so a reader never sees half a file; the file gets mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), mode)  # mkstemp makes 0600, whatever the umask
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

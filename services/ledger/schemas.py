@@ -24,8 +24,10 @@ class ExperimentOut(BaseModel):
     reason: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    duration_seconds: float | None = None
+    duration_seconds: float | None = Field(default=None, description="Seconds of training over every run of the experiment.")
     diff: str | None = None
+    runs: int = Field(default=0, description="Runs of the experiment: its first, confirmation runs, re-runs of the kept state.")
+    confirmations: int = Field(default=0, description="Runs beyond the first.")
 
 
 class ExperimentPage(BaseModel):
@@ -85,6 +87,10 @@ class RunOut(BaseModel):
 
     commit: str
     status: str = Field(description="ok, crash, timeout; 'running' until run.finished arrives.")
+    repeat: int = Field(default=0, description="0 for the commit's first run in the experiment, then 1, 2, ...")
+    kept_state: bool = Field(default=False, description="A re-run of the kept state (the branch tip), not of the experiment's change.")
+    val_bpb: float | None = Field(default=None, description="This run's own val_bpb, from its metrics.")
+    memory_gb: float | None = Field(default=None, description="This run's peak_vram_mb in GB.")
     command: str = ""
     metrics: dict[str, float | str] = Field(default_factory=dict)
     log_tail: str = ""
@@ -109,6 +115,25 @@ class VerdictOut(BaseModel):
     reason: str = ""
     baseline: bool = False
     decided_at: datetime
+    sigma: float | None = Field(default=None, description="The campaign's noise σ̂ the decision used.")
+    runs: int = Field(default=1, description="Runs of the commit behind val_bpb, which is their mean.")
+    kept_runs: int = Field(default=0, description="Runs of the kept state behind best_before.")
+    confirmations: int = Field(default=0, description="Runs beyond the first that the experiment took.")
+    clear_gain: float | None = None
+    keep_rule: str = "greedy"
+
+
+class ConfirmationOut(BaseModel):
+    """One more run the evaluator asked for before it can decide."""
+
+    commit: str
+    repeat: int = Field(description="Which run of the commit it will be in the experiment (1 is the second).")
+    kept_state: bool = False
+    baseline: bool = Field(default=False, description="A run of the campaign's baseline.")
+    description: str = ""
+    sigma: float | None = None
+    reason: str = ""
+    requested_at: datetime
 
 
 class ExperimentDetail(ExperimentOut):
@@ -118,7 +143,9 @@ class ExperimentDetail(ExperimentOut):
     rejection: str | None = Field(default=None, description="Why the editor rejected the proposal, if it did.")
     proposal: ProposalOut | None = None
     commit_made: CommitOut | None = None
-    run: RunOut | None = None
+    run: RunOut | None = Field(default=None, description="The latest run of the experiment's own commit.")
+    all_runs: list[RunOut] = Field(default_factory=list, description="Every run of the experiment, in the order they started.")
+    confirmation: ConfirmationOut | None = Field(default=None, description="The run asked for and not yet finished, if any.")
     verdict: VerdictOut | None = None
 
 
@@ -142,6 +169,16 @@ class RunningOut(BaseModel):
     step: int | None = None
     percent: float | None = None
     loss: float | None = None
+    repeat: int = Field(default=0, description="0 for the commit's first run in the experiment, then 1, 2, ...")
+    kept_state: bool = Field(default=False, description="The run measures the kept state again.")
+    run_number: int = Field(default=1, description="Which run of the experiment this is (2 is its first confirmation run).")
+
+
+class ConfirmingOut(ConfirmationOut):
+    """The experiment waiting on a confirmation run."""
+
+    experiment_id: str
+    run_number: int = Field(description="Which run of the experiment it will be (2 is its first confirmation run).")
 
 
 class SummaryOut(BaseModel):
@@ -156,7 +193,15 @@ class SummaryOut(BaseModel):
     improvement_percent: float | None = Field(default=None, description="(baseline - best) / baseline * 100.")
     counts: StatusCounts
     experiments_total: int = Field(description="Experiments decided (keep, discard, crash): the rows of results.tsv.")
+    state: str = Field(default="waiting", description="finished, confirming, training or waiting; see docs/api.md.")
     running: RunningOut | None = None
+    confirming: ConfirmingOut | None = Field(default=None, description="The latest confirmation run asked for and not finished.")
+    sigma: float | None = Field(default=None, description="The campaign's noise σ̂, from the latest verdict.")
+    keep_rule: str | None = Field(default=None, description="The rule of the latest verdict: 'sprt' or 'greedy'.")
+    clear_gain: float | None = Field(default=None, description="From the latest verdict: the gain kept without confirmation.")
+    runs_total: int = Field(default=0, description="Training runs finished, confirmation runs included.")
+    confirmation_runs: int = Field(default=0, description="Finished runs beyond each experiment's first.")
+    finish_reason: str | None = Field(default=None, description="Why the campaign ended, while it is finished.")
     started_at: datetime | None = None
     last_event_at: datetime | None = None
     finished: bool = False
@@ -181,6 +226,7 @@ class ProgressPoint(BaseModel):
     val_bpb: float | None = None
     best: float | None = Field(default=None, description="Running best after this experiment.")
     description: str = ""
+    runs: int = Field(default=1, description="Runs of the change behind val_bpb, which is their mean.")
 
 
 class ProgressOutline(BaseModel):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
-from pathlib import Path
-
 from collections.abc import Sequence
+from pathlib import Path
 
 from shared.events import Event, VerdictDecided, parse_event
 
@@ -35,7 +35,8 @@ class EventStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":  # SQLite's name for a store that never touches the disk
+            private(path)
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
@@ -99,6 +100,17 @@ class EventStore:
         """Close the database."""
         with self.lock:
             self.db.close()
+
+
+def private(path: Path) -> None:
+    """Make the database file readable by its owner only, before SQLite opens it (a new folder for it too).
+
+    The store holds every proposal, diff and log of the campaign. SQLite gives its -wal and -shm
+    files the database file's mode, so these follow.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 def _parse_stored(payload: str) -> Event | None:

@@ -6,21 +6,19 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.ledger.experiments import CampaignView
-from services.ledger.schemas import ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
-from shared.events import CampaignFinished, ProposalCreated, RunFinished, RunStarted, utc_now
+from services.ledger.schemas import ConfirmingOut, ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
+from shared.events import CampaignFinished, ProposalCreated, RunStarted, VerdictDecided, utc_now
 
 Interval = tuple[datetime, datetime | None]
 
 
 def run_intervals(view: CampaignView) -> list[Interval]:
-    """Each run's (start, end); end is None while the run is going. A restarted run counts once, as its last start."""
-    runs: dict[tuple[str, str], Interval] = {}
-    for event in view.events:
-        if isinstance(event, RunStarted):
-            runs[event.experiment_id, event.commit] = (event.occurred_at, None)
-        elif isinstance(event, RunFinished):
-            runs[event.experiment_id, event.commit] = (event.started_at, event.finished_at)
-    return sorted(runs.values(), key=lambda run: run[0])
+    """Each run's (start, end), confirmation runs included; end is None while the run is going.
+
+    A restarted run counts once, as its last start (the experiments' fold keeps one entry per run).
+    """
+    runs = [(run.started_at, run.finished_at) for row in view.experiments for run in row.all_runs]
+    return sorted(runs, key=lambda run: run[0])
 
 
 def trainer_time(runs: Iterable[Interval], window_end: datetime) -> tuple[float, float]:
@@ -44,18 +42,37 @@ def trainer_time(runs: Iterable[Interval], window_end: datetime) -> tuple[float,
 
 
 def running_now(experiments: list[ExperimentDetail], now: datetime) -> RunningOut | None:
-    """The experiment whose run has started and not finished, if any."""
+    """The experiment whose run has started and not finished, if any; a confirmation run says which run it is."""
     for row in reversed(experiments):
-        run = row.run
-        if run is not None and run.status == "running" and row.status == "running":
+        for number, run in reversed(list(enumerate(row.all_runs, start=1))):
+            if run.status != "running":
+                continue
             progress = run.progress
             return RunningOut(
                 experiment_id=row.experiment_id, commit=run.commit, description=row.description,
                 started_at=run.started_at, elapsed_seconds=max((now - run.started_at).total_seconds(), 0.0),
                 step=progress.step if progress else None, percent=progress.percent if progress else None,
-                loss=progress.loss if progress else None,
+                loss=progress.loss if progress else None, repeat=run.repeat, kept_state=run.kept_state, run_number=number,
             )
     return None
+
+
+def confirming_now(experiments: list[ExperimentDetail]) -> ConfirmingOut | None:
+    """The latest confirmation run asked for whose run has not finished."""
+    pending = [(row.confirmation, row) for row in experiments if row.confirmation is not None]
+    if not pending:
+        return None
+    asked, row = max(pending, key=lambda pair: pair[0].requested_at)
+    going = bool(row.all_runs) and row.all_runs[-1].status == "running" and row.all_runs[-1].commit == asked.commit
+    return ConfirmingOut(**asked.model_dump(), experiment_id=row.experiment_id, run_number=len(row.all_runs) + (not going))
+
+
+def noise(view: CampaignView) -> dict[str, float | str | None]:
+    """σ̂, the keep rule and the clear gain of the campaign's latest verdict."""
+    latest = next((event for event in reversed(view.events) if isinstance(event, VerdictDecided)), None)
+    if latest is None:
+        return {"sigma": None, "keep_rule": None, "clear_gain": None}
+    return {"sigma": latest.sigma, "keep_rule": latest.keep_rule, "clear_gain": latest.clear_gain}
 
 
 def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
@@ -73,17 +90,21 @@ def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
     base_bpb = baseline.val_bpb if baseline else None
     after = [row.status for row in decided if row is not baseline]
     best_bpb = best.val_bpb if best else None
+    running, confirming, finished = running_now(experiments, now or utc_now()), confirming_now(experiments), is_finished(view)
     return SummaryOut(
         campaign=view.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
         best_commit=best.commit if best else None, best_description=best.description if best else None,
         best_experiment_id=best.experiment_id if best else None,
         improvement_percent=(base_bpb - best_bpb) / base_bpb * 100 if base_bpb and best_bpb is not None else None,
-        counts=counts, experiments_total=len(decided), running=running_now(experiments, now or utc_now()),
-        started_at=min(times) if times else None, last_event_at=last, finished=is_finished(view),
+        counts=counts, experiments_total=len(decided), running=running, confirming=None if finished else confirming,
+        state="finished" if finished else "confirming" if confirming else "training" if running else "waiting",
+        runs_total=sum(row.runs for row in experiments), confirmation_runs=sum(row.confirmations for row in experiments),
+        finish_reason=finish_reason(view) if finished else None,
+        started_at=min(times) if times else None, last_event_at=last, finished=finished,
         wall_seconds=(last - min(times)).total_seconds() if last else 0.0, training_seconds=training, idle_seconds=idle,
         idle_share=idle / (training + idle) if training + idle > 0 else None,
         keep_rate=sum(s == "keep" for s in after) / len(after) if after else None, trajectory=trajectory(after),
-        **proposal_spending(view),
+        **proposal_spending(view), **noise(view),
     )
 
 
@@ -117,6 +138,12 @@ def trajectory(statuses: list[str]) -> str:
     return "plateauing"
 
 
+def finish_reason(view: CampaignView) -> str | None:
+    """Why the campaign's latest campaign.finished says it ended."""
+    latest = next((event for event in reversed(view.events) if isinstance(event, CampaignFinished)), None)
+    return (latest.reason or None) if latest else None
+
+
 def is_finished(view: CampaignView) -> bool:
     """Finished when campaign.finished came after the last run started (a resumed campaign is open again)."""
     state = False
@@ -134,6 +161,7 @@ def progress_points(view: CampaignView) -> list[ProgressPoint]:
         ProgressPoint(
             number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
             val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
+            runs=row.verdict.runs if row.verdict else 1,
         )
         for row in view.decided
     ]

@@ -163,6 +163,29 @@ async def test_dashboard_shows_a_campaign_and_follows_it_live(bus: Bus, ledger: 
         environment = await page.evaluate("document.getElementById('d-body').textContent")
         assert "gpu-box-7" in environment and "out of memory" in environment
         await page.screenshot(tmp_path / "dashboard-detail.png")
+
+        # a change too close to call: the page says which run is asked for, then the noise and every run
+        await page.evaluate("document.getElementById('detail').close()")
+        confirmed = len(script.events)
+        script.confirmed("bigger batch", [0.965, 0.967], start=300, kept=[0.97], sigma=0.003)
+        asked = next(i for i in range(confirmed, len(script.events)) if script.events[i].type == "confirmation.requested")
+        for event in script.events[confirmed:asked + 1]:
+            await bus.publish(event)
+        await page.wait_for("!document.getElementById('confirming').hidden")
+        assert await page.evaluate("document.getElementById('confirming').textContent.replace(/\\s+/g, ' ').trim()") == (
+            "confirming nov27-0005 bigger batch (run 2) · too close to call")
+        assert await page.evaluate("document.getElementById('s-state').textContent") == "confirming"
+        for event in script.events[asked + 1:]:
+            await bus.publish(event)
+        await page.wait_for("document.getElementById('s-sigma').textContent === '0.003000'")
+        await page.wait_for("document.getElementById('confirming').hidden")
+        assert await page.evaluate("document.querySelector('tr[data-experiment=\"nov27-0005\"] td.runs').textContent") == "3"
+        assert await page.evaluate("document.getElementById('s-confirmations').textContent") == "2"
+        await page.evaluate("document.querySelector('tr[data-experiment=\"nov27-0005\"]').click()")
+        runs = await page.wait_for("document.querySelectorAll('#detail .runs-table tbody tr').length === 3 && "
+                                   "[...document.querySelectorAll('#detail .runs-table tbody tr')].map(r => r.children[2].textContent)")
+        assert runs == ["first", "run 2", "kept state run 2"]
+        await page.screenshot(tmp_path / "dashboard-runs.png")
         assert page.page_errors == []
 
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000

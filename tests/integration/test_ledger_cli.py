@@ -29,7 +29,7 @@ from tests.ledger_support import CampaignScript, hand_computed_campaign
 def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real HTTP ledger API on a free port, over a store holding two campaigns."""
     store = EventStore(tmp_path_factory.mktemp("ledger") / "events.sqlite3")
-    for event in hand_computed_campaign("older").events:
+    for event in hand_computed_campaign("older").events + noisy_campaign().events:
         store.add(event)
     script = CampaignScript("nov27").start(0).baseline(1.0, 10, 70)
     script.experiment("raise the learning rate", 0.99, 75, 135)
@@ -46,6 +46,17 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(10)
     store.close()
+
+
+def noisy_campaign() -> CampaignScript:
+    """A baseline run three times, a change confirmed against the kept state, and a second change waiting on its run 2."""
+    script = CampaignScript("noisy").start(0)
+    script.repeated_baseline([1.0, 1.004, 0.996], start=10, sigma=0.004)
+    script.confirmed("[/] close [bold", [0.99, 0.992], start=100, kept=[1.0], sigma=0.0035)
+    script.confirmed("wider MLP", [0.985, 0.986], start=200)
+    asked = max(i for i, event in enumerate(script.events) if event.type == "confirmation.requested")
+    del script.events[asked + 1:]
+    return script
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -132,3 +143,13 @@ def test_watch_command_names_the_url_and_how_to_change_it() -> None:
     assert code == 1
     assert f"cannot reach NATS at {url}" in out and "NATS_URL" in out
     assert "Traceback" not in out
+
+
+def test_status_shows_a_confirmation_waiting_sigma_and_markup_like_descriptions_as_text(ledger_url: str) -> None:
+    code, out = run("status", "--ledger-url", ledger_url, "--campaign", "noisy")
+
+    assert code == 0, out
+    assert "noisy · confirming ·" in out and "confirming noisy-0002 wider MLP (run 2): too close to call" in out
+    assert "σ̂ 0.003500 · keep rule sprt · 4 confirmation runs of 7" in out
+    rows = [line for line in out.splitlines() if line.startswith("│ noisy-")]
+    assert "[/] close [bold" in rows[1] and rows[1].split("│")[5].strip() == "3"  # two runs of the change, one of the tip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -81,6 +82,8 @@ async def test_store_rebuilds_from_the_stream_after_its_file_is_deleted(bus: Bus
         await bus.publish(event)
     before = await wait_until_finished(first.url, "nov27")
     await first.close()
+    made = (state / "ledger", state / "ledger" / "events.sqlite3", state / "results.tsv")
+    assert [stat.S_IMODE(path.stat().st_mode) for path in made] == [0o700, 0o600, 0o644]  # private but results.tsv
     for leftover in (state / "ledger").glob("events.sqlite3*"):  # the database and its WAL files
         leftover.unlink()
     (state / "results.tsv").unlink()

@@ -214,3 +214,9 @@ def test_a_commit_that_is_not_a_full_lower_case_hash_is_refused(bad: str):
 def test_an_experiment_id_must_be_a_campaign_and_a_ticket_number(bad: str):
     with pytest.raises(ValidationError):
         CommitStale(campaign="c1", experiment_id=bad, producer="p/1", commit=SHA, head=SHA)
+
+
+@pytest.mark.parametrize("control", ["\x1b[2J", "\x9b2J", "\x85", "\x7f"])
+def test_a_description_with_a_terminal_control_is_refused(control: str):
+    with pytest.raises(ValidationError):
+        proposal(description=f"lower the LR{control}")

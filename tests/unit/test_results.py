@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
+from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.results import HEADER, render_results, results_row
+from services.ledger.store import EventStore
 from shared.events import VerdictDecided
+from tests.ledger_support import CampaignScript
 
 COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 
 
 def verdict(status: str = "keep", val_bpb: float | None = 0.9979, memory_gb: float = 44.0,
-            description: str = "baseline", baseline: bool = False, commit: str = COMMIT) -> VerdictDecided:
-    return VerdictDecided(campaign="c1", experiment_id="c1-0001", producer="evaluator/1", commit=commit, status=status,
+            description: str = "baseline", baseline: bool = False, commit: str = COMMIT, experiment: str = "c1-0001") -> VerdictDecided:
+    return VerdictDecided(campaign="c1", experiment_id=experiment, producer="evaluator/1", commit=commit, status=status,
                           val_bpb=val_bpb, memory_gb=memory_gb, head=commit, description=description, baseline=baseline)
 
 
@@ -51,7 +57,7 @@ def test_empty_description_of_an_experiment_reads_a_dash():
 
 def test_render_has_the_header_then_one_row_per_verdict_in_order():
     second = "ffffffffffffffffffffffffffffffffffffffff"
-    text = render_results([verdict(), verdict("discard", 1.1, 44.0, "wider", commit=second)])
+    text = render_results([verdict(), verdict("discard", 1.1, 44.0, "wider", commit=second, experiment="c1-0002")])
     assert text == (
         "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"
         "a1b2c3d\t0.997900\t44.0\tkeep\tbaseline\n"
@@ -61,3 +67,33 @@ def test_render_has_the_header_then_one_row_per_verdict_in_order():
 
 def test_render_of_no_verdicts_is_just_the_header():
     assert render_results([]) == HEADER + "\n"
+
+
+async def test_an_experiment_of_three_runs_is_one_row_with_the_verdicts_mean(tmp_path: Path) -> None:
+    script = CampaignScript().start(0).baseline(1.0, 10, 70)
+    script.confirmed("warmup 5%", [0.9951, 0.9973, 0.9962], start=100)
+    ctx = LedgerContext(EventStore(tmp_path / "state" / "events.sqlite3"), tmp_path / "results", {})
+    for event in script.events:
+        await on_event(event, ctx)
+
+    rows = ctx.results_path("nov27").read_text().splitlines()[1:]
+
+    assert len(rows) == 2 and rows[1].split("\t")[1:] == ["0.996200", "44.0", "keep", "warmup 5%"]
+
+
+async def test_results_tsv_is_readable_by_all_and_the_store_by_its_owner_only(tmp_path: Path) -> None:
+    script = CampaignScript().start(0).baseline(1.0, 10, 70)
+    ctx = LedgerContext(EventStore(tmp_path / "state" / "events.sqlite3"), tmp_path / "results", {})
+    for event in script.events:
+        await on_event(event, ctx)
+
+    assert stat.S_IMODE(ctx.results_path("nov27").stat().st_mode) == 0o644
+    for name in ("events.sqlite3", "events.sqlite3-wal", "events.sqlite3-shm"):
+        assert stat.S_IMODE((tmp_path / "state" / name).stat().st_mode) == 0o600, name
+
+
+def test_a_description_with_terminal_sequences_reaches_no_cell() -> None:
+    row = results_row(verdict(description="\x1b]0;owned\x07lr \x1b[31mup\x1b[0m\x9b2J\x07 x2\r"))
+
+    assert row.split("\t")[4] == "lr up x2"
+    assert not any(ord(char) < 0x20 or 0x7f <= ord(char) <= 0x9f for char in row.replace("\t", ""))

@@ -25,7 +25,7 @@ function shorten(text, max) {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
-// points: [{number, experiment_id, status, val_bpb, best, description}], onPick(experiment_id)
+// points: [{number, experiment_id, status, val_bpb, best, description, runs}], onPick(experiment_id)
 function drawProgressChart(svg, points, onPick) {
   const width = Math.max(svg.parentElement.clientWidth, 320);
   const height = 340;
@@ -78,7 +78,7 @@ function drawProgressChart(svg, points, onPick) {
   }
   const marks = svgEl("g", { class: "marks" }, svg);
   const hover = (el, p) => {
-    const value = p.val_bpb === null ? "no val_bpb" : p.val_bpb.toFixed(6);
+    const value = p.val_bpb === null ? "no val_bpb" : p.val_bpb.toFixed(6) + (p.runs > 1 ? ` (${p.runs} runs)` : "");
     svgEl("title", {}, el).textContent = `#${p.number} ${p.experiment_id} ${p.status} ${value}\n${p.description}`;
     el.addEventListener("click", () => onPick && onPick(p.experiment_id));
   };

@@ -16,6 +16,8 @@ async function getJSON(path) {
 const enc = encodeURIComponent;
 const fmtBpb = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(6));
 const fmtPct = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(2)}%`);
+// "run 2" for a confirmation run, "kept state run 2" for a re-run of the kept state, "" for a first run
+const runLabel = (repeat, keptState) => [keptState ? "kept state" : "", repeat ? `run ${repeat + 1}` : ""].filter(Boolean).join(" ");
 
 function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
@@ -43,11 +45,25 @@ function renderSummary(s) {
   $("s-total").textContent = s.experiments_total;
   for (const key of ["keep", "discard", "crash", "rejected"]) $(`s-${key}`).textContent = s.counts[key];
   $("s-wall").textContent = fmtDuration(s.wall_seconds);
-  $("s-state").textContent = s.finished ? "finished" : s.running ? "training" : "waiting";
+  $("s-state").textContent = s.state || (s.finished ? "finished" : s.running ? "training" : "waiting");
   $("s-idle").textContent = s.idle_share === null ? "–" : `${(s.idle_share * 100).toFixed(1)}%`;
   $("s-idle-seconds").textContent = s.idle_share === null ? "" : `${fmtDuration(s.idle_seconds)} idle of ${fmtDuration(s.idle_seconds + s.training_seconds)}`;
+  $("s-sigma").textContent = s.sigma === null || s.sigma === undefined ? "–" : Number(s.sigma).toFixed(6);
+  $("s-confirmations").textContent = s.confirmation_runs ?? 0;
+  $("s-runs").textContent = s.runs_total ?? 0;
+  $("s-rule").textContent = s.keep_rule ? `· ${s.keep_rule}` : "";
+  renderConfirming(s.confirming);
   state.running = s.running;
   renderRun();
+}
+
+function renderConfirming(asked) {
+  $("confirming").hidden = !asked;
+  if (!asked) return;
+  $("confirming-id").textContent = asked.experiment_id;
+  $("confirming-what").textContent = asked.kept_state ? "kept state" : asked.description;
+  $("confirming-run").textContent = `(run ${asked.run_number})`;
+  $("confirming-reason").textContent = asked.reason ? `· ${asked.reason}` : "";
 }
 
 function renderRun() {
@@ -58,6 +74,7 @@ function renderRun() {
   $("run-id").textContent = run.experiment_id;
   $("run-commit").textContent = run.commit.slice(0, 7);
   $("run-description").textContent = run.description;
+  $("run-which").textContent = runLabel(run.repeat || 0, !!run.kept_state);
   const percent = run.percent === null || run.percent === undefined ? null : Math.min(run.percent, 100);
   $("run-bar").style.width = percent === null ? "0%" : `${percent}%`;
   $("run-percent").textContent = percent === null ? "starting" : `${percent.toFixed(1)}%`;
@@ -82,6 +99,7 @@ function renderTable(page) {
       el("td", { class: "num" }, x.memory_gb === null ? "" : `${x.memory_gb.toFixed(1)} GB`),
       el("td", {}, el("span", { class: `badge ${x.status}` }, x.status)),
       el("td", { class: "description" }, x.description),
+      el("td", { class: "num runs", title: `${x.confirmations || 0} confirmation runs` }, x.runs || ""),
       el("td", { class: "num" }, x.duration_seconds === null ? "" : fmtDuration(x.duration_seconds)),
       el("td", {}, x.diff ? el("button", { type: "button", class: "link", onclick: (e) => { e.stopPropagation(); open(); } }, "diff") : ""));
   });
@@ -107,6 +125,16 @@ function diffBlock(diff) {
   return el("pre", { class: "diff" }, ...lines);
 }
 
+function runsTable(runs) {
+  const head = el("tr", {}, ...["#", "commit", "run", "status", "val_bpb", "memory", "duration", "started"].map((h) => el("th", {}, h)));
+  const rows = runs.map((r, i) => el("tr", { class: r.kept_state ? "kept-state" : "" },
+    el("td", { class: "num" }, i + 1), el("td", { class: "mono" }, r.commit.slice(0, 7)),
+    el("td", {}, runLabel(r.repeat, r.kept_state) || "first"), el("td", {}, r.status),
+    el("td", { class: "num mono" }, fmtBpb(r.val_bpb)), el("td", { class: "num" }, r.memory_gb === null ? "–" : `${r.memory_gb.toFixed(1)} GB`),
+    el("td", { class: "num" }, fmtDuration(r.duration_seconds)), el("td", { class: "mono" }, new Date(r.started_at).toLocaleTimeString())));
+  return el("table", { class: "runs-table" }, el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
 async function openDetail(experimentId) {
   const x = await getJSON(`/api/campaigns/${enc(state.campaign)}/experiments/${enc(experimentId)}`);
   $("d-title").replaceChildren(`${x.experiment_id} `, el("span", { class: `badge ${x.status}` }, x.status));
@@ -125,9 +153,12 @@ async function openDetail(experimentId) {
   }
   if (x.verdict) {
     const v = x.verdict;
-    parts.push(section("Verdict", table([["status", v.status], ["val_bpb", fmtBpb(v.val_bpb)], ["memory", `${v.memory_gb.toFixed(1)} GB`],
-      ["best before", fmtBpb(v.best_before)], ["best after", fmtBpb(v.best_after)], ["reason", v.reason], ["head", v.head.slice(0, 7)]])));
+    parts.push(section("Verdict", table([["status", v.status], ["val_bpb", v.val_bpb === null || v.runs < 2 ? fmtBpb(v.val_bpb) : `${fmtBpb(v.val_bpb)} (mean of ${v.runs} runs)`],
+      ["memory", `${v.memory_gb.toFixed(1)} GB`], ["best before", `${fmtBpb(v.best_before)}${v.kept_runs > 1 ? ` (mean of ${v.kept_runs} runs)` : ""}`],
+      ["best after", fmtBpb(v.best_after)], ["σ̂", v.sigma === null ? "–" : Number(v.sigma).toFixed(6)],
+      ["confirmation runs", v.confirmations], ["keep rule", v.keep_rule], ["reason", v.reason], ["head", v.head.slice(0, 7)]])));
   }
+  if (x.all_runs && x.all_runs.length > 1) parts.push(section("Runs", runsTable(x.all_runs)));
   if (x.run) {
     const r = x.run;
     parts.push(section("Run", table([["status", r.status], ["duration", fmtDuration(r.duration_seconds)], ["exit code", r.exit_code ?? "–"],
@@ -172,7 +203,7 @@ function follow(campaign) {
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; document.body.dataset.live = "0"; };
   source.addEventListener("run.progress", onProgress);
   for (const type of ["campaign.started", "campaign.finished", "proposal.created", "proposal.rejected", "commit.made",
-    "run.started", "run.finished", "verdict.decided"]) {
+    "run.started", "run.finished", "confirmation.requested", "verdict.decided", "proposal.exhausted"]) {
     source.addEventListener(type, campaign ? scheduleRefresh : () => start().catch(console.error));
   }
   state.source = source;
