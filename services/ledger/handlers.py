@@ -8,6 +8,7 @@ from pathlib import Path
 import structlog
 
 from services.ledger.broadcast import Broadcaster
+from services.ledger.gate import CampaignGate
 from services.ledger.results import render_results, write_atomically
 from services.ledger.store import EventStore
 from shared.events import Event, VerdictDecided
@@ -23,6 +24,19 @@ class LedgerContext:
     results_dir: Path
     results_overrides: dict[str, Path]
     broadcaster: Broadcaster = field(default_factory=Broadcaster)
+    gate: CampaignGate | None = None  # loaded from the store on first use
+
+    def admits(self, event: Event) -> bool:
+        """Record the event unless its campaign never started or has finished; say so when it is set aside."""
+        if self.gate is None:
+            self.gate = CampaignGate.load(self.store)
+        refusal = self.gate.refusal(event)
+        if refusal is not None:
+            log.warning("event set aside", reason=refusal, type=event.type, campaign=event.campaign,
+                        experiment_id=event.experiment_id, producer=event.producer)
+            return False
+        self.gate.apply(event)
+        return True
 
     def results_path(self, campaign: str) -> Path:
         """results.tsv for a campaign: the configured path, or one per campaign in the results folder."""
@@ -38,6 +52,8 @@ def write_results(ctx: LedgerContext, campaign: str) -> Path:
 
 async def on_event(event: Event, ctx: LedgerContext) -> None:
     """Store the event and pass it to live readers; every verdict, new or redelivered, rewrites results.tsv."""
+    if ctx.store.seq_of(event.event_id) is None and not ctx.admits(event):
+        return
     added = ctx.store.add(event)
     if added:  # a redelivered event was already shown
         ctx.broadcaster.publish(event)

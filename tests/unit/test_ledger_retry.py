@@ -8,7 +8,7 @@ from pathlib import Path
 from services.ledger.handlers import LedgerContext, on_event
 from services.ledger.store import EventStore
 from shared.bus import handle_message
-from shared.events import VerdictDecided
+from shared.events import CampaignStarted, VerdictDecided
 from tests.message_fakes import FakeMsg
 
 HEAD = "b" * 40
@@ -22,6 +22,8 @@ def verdict(number: int) -> VerdictDecided:
 
 async def test_verdict_redelivered_after_a_failed_write_puts_its_row_in_results_tsv(tmp_path: Path):
     store = EventStore(tmp_path / "events.sqlite3")
+    store.add(CampaignStarted(campaign="c1", experiment_id="c1-0000", producer="trainer/1", branch="autoresearch/c1",
+                              base_commit=HEAD, bundle="b", lookahead=1))
     folder = tmp_path / "results"
     folder.write_text("")  # a file where the results folder belongs: the first write fails
     ctx = LedgerContext(store, folder, {})
