@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from shared.events import (
-    CommitMade, Edit, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress, VerdictDecided,
+    CommitMade, ConfirmationRequested, Edit, Event, ProposalCreated, ProposalRejected, RunFinished, RunProgress,
+    VerdictDecided,
 )
 
-RECORD_KINDS: list[type[Event]] = [ProposalCreated, ProposalRejected, CommitMade, RunFinished, VerdictDecided]
+RECORD_KINDS: list[type[Event]] = [
+    ProposalCreated, ProposalRejected, CommitMade, RunFinished, ConfirmationRequested, VerdictDecided,
+]
 # run.progress is chatty (a point every few seconds of every run) and lives in its own stream;
 # only proposers that read loss curves follow it.
 PROGRESS_KINDS: list[type[Event]] = [RunProgress]
@@ -40,6 +44,13 @@ class ExperimentRecord:
     run_status: str | None = None
     metrics: dict[str, float | str] = field(default_factory=dict)
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
+    runs: int = 0  # runs of the experiment's commit behind val_bpb, which is their mean
+    confirmations: int = 0  # runs beyond the first that its verdict took
+    confirming: bool = False  # the evaluator asked for runs again before deciding
+    sigma: float | None = None  # the campaign's noise estimate its verdict used
+    clear_gain: float | None = None  # how far below best_after the next single run had to land to be kept at once
+    best_after: float | None = None  # the kept state's mean after its verdict
+    decided_at: datetime | None = None
 
     @property
     def proposed(self) -> bool:
@@ -61,11 +72,26 @@ def _fold_proposal(record: ExperimentRecord, event: ProposalCreated) -> None:
 
 
 def _fold_progress(record: ExperimentRecord, event: RunProgress) -> None:
-    if event.loss is None:
-        return
+    if event.loss is None or record.commit not in (None, event.commit):
+        return  # a re-measure of the kept state trains another commit under this experiment's id
     if record.loss_curve and event.step <= record.loss_curve[-1][0]:
         record.loss_curve.clear()  # the run started over (a trainer restart); keep only the newest curve
     record.loss_curve.append((event.step, event.loss))
+
+
+def _fold_run(record: ExperimentRecord, event: RunFinished) -> None:
+    if event.kept_state:
+        return  # a re-measure of the branch tip: it moves the bar, the verdict says by how much; it is not this change
+    record.commit, record.log_tail, record.baseline = event.commit, event.log_tail, record.baseline or event.baseline
+    record.description = record.description or event.description
+    record.run_status, record.metrics = event.status, dict(event.metrics)
+
+
+def _fold_verdict(record: ExperimentRecord, event: VerdictDecided) -> None:
+    record.status, record.val_bpb, record.memory_gb = event.status, event.val_bpb, event.memory_gb
+    record.reason, record.commit, record.baseline = event.reason, event.commit, record.baseline or event.baseline
+    record.runs, record.confirmations, record.decided_at = event.runs, event.confirmations, event.occurred_at
+    record.sigma, record.clear_gain, record.best_after = event.sigma, event.clear_gain, event.best_after
 
 
 def _fold(record: ExperimentRecord, event: Event) -> None:
@@ -80,12 +106,11 @@ def _fold(record: ExperimentRecord, event: Event) -> None:
     elif isinstance(event, RunProgress):
         _fold_progress(record, event)
     elif isinstance(event, RunFinished):
-        record.commit, record.log_tail, record.baseline = event.commit, event.log_tail, event.baseline
-        record.description = record.description or event.description
-        record.run_status, record.metrics = event.status, dict(event.metrics)
+        _fold_run(record, event)
+    elif isinstance(event, ConfirmationRequested):
+        record.confirming = True
     elif isinstance(event, VerdictDecided):
-        record.status, record.val_bpb, record.memory_gb = event.status, event.val_bpb, event.memory_gb
-        record.reason = event.reason
+        _fold_verdict(record, event)
 
 
 class CampaignRecords:

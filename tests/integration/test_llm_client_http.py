@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from structlog.testing import capture_logs
 
-from services.proposer.llm.client import LLMUnavailable, Message
+from services.proposer.llm.client import RESPONSE_MAX_BYTES, LLMError, LLMUnavailable, Message
 from services.proposer.llm.config import LLMSettings
 from services.proposer.llm.providers import make_chat_client
 
@@ -33,6 +33,7 @@ class Reply:
     body: dict = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    endless_mb: int = 0  # when set, a body of this many MiB with no length given, written until the client hangs up
 
 
 @dataclass
@@ -50,6 +51,7 @@ class LLMServer:
     def __init__(self) -> None:
         self.script: list[Reply] = []
         self.seen: list[Seen] = []
+        self.written, self.hung_up = 0, threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +61,9 @@ class LLMServer:
                 server.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 reply = server.script.pop(0) if server.script else Reply(500)
                 time.sleep(reply.delay)
+                if reply.endless_mb:
+                    self.write_endless(reply.endless_mb)
+                    return
                 payload = json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
@@ -69,6 +74,20 @@ class LLMServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as it was meant to
+
+            def write_endless(self, megabytes: int) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.end_headers()  # no content-length: the body ends when the connection does
+                    self.wfile.write(b'{"choices": [{"message": {"content": "')
+                    for _ in range(megabytes):
+                        self.wfile.write(b"x" * 1024 * 1024)
+                        server.written += 1024 * 1024
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    server.hung_up.set()
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -152,3 +171,16 @@ async def test_endpoint_down_raises_unavailable_after_the_bound():
     finally:
         await chat.aclose()
     assert sum(1 for entry in logs if entry["event"] == "llm request failed, retrying") == 2
+
+
+async def test_an_endless_answer_is_cut_off_at_the_limit_and_not_asked_again(llm_server):
+    llm_server.script = [Reply(200, endless_mb=256)]
+    chat = make_chat_client(settings("openai", llm_server.url))
+    try:
+        with pytest.raises(LLMError, match=f"over {RESPONSE_MAX_BYTES} bytes; it was not read further"):
+            await chat.complete("s", [Message("user", "u")])
+    finally:
+        await chat.aclose()
+    assert llm_server.hung_up.wait(timeout=30)
+    assert llm_server.written < 64 * 1024 * 1024  # the client hung up after a few MiB, socket buffers included
+    assert len(llm_server.seen) == 1

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from services.proposer.llm.client import LLMError, LLMUnavailable, Message, RetryPolicy
+from services.proposer.llm.client import RESPONSE_MAX_BYTES, LLMError, LLMUnavailable, Message, RetryPolicy
 from services.proposer.llm.config import LLMSettings
 from services.proposer.llm.providers import AnthropicMessages, OpenAIChat, make_chat_client
 
@@ -140,3 +140,39 @@ def test_settings_pick_the_provider_and_keep_the_key_out_of_reprs():
     chat = make_chat_client(settings)
     assert isinstance(chat, AnthropicMessages) and chat.base_url == "https://api.anthropic.com"
     assert KEY not in repr(chat) and KEY not in repr(settings) and KEY not in str(settings.model_dump())
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """A body of megabyte chunks that would go on for 64 MiB, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.chunks_read = 0
+
+    async def __aiter__(self):
+        yield b'{"choices": [{"message": {"content": "'
+        for _ in range(64):
+            self.chunks_read += 1
+            yield b"x" * 1024 * 1024
+
+
+async def test_an_answer_body_is_read_no_further_than_the_limit():
+    body = EndlessBody()
+    script = Script(httpx.Response(200, stream=body))
+    with pytest.raises(LLMError, match=f"body over {RESPONSE_MAX_BYTES} bytes; it was not read further"):
+        await client(OpenAIChat, script).complete("s", [Message("user", "u")])
+    assert body.chunks_read <= RESPONSE_MAX_BYTES // (1024 * 1024) + 1
+    assert len(script.requests) == 1  # not asked again: another answer of that kind would cost as much
+
+
+async def test_a_body_declared_over_the_limit_is_refused_unread():
+    body = EndlessBody()
+    declared = httpx.Response(200, headers={"content-length": str(RESPONSE_MAX_BYTES + 1)}, stream=body)
+    with pytest.raises(LLMError, match="not read further"):
+        await client(AnthropicMessages, Script(declared)).complete("s", [Message("user", "u")])
+    assert body.chunks_read == 0
+
+
+async def test_a_json_answer_that_is_not_an_object_is_retried_then_unavailable():
+    script = Script(*(httpx.Response(200, json=["not", "an", "object"]) for _ in range(2)))
+    with pytest.raises(LLMUnavailable, match="last: the answer was not a JSON object"):
+        await client(AnthropicMessages, script, attempts=2).complete("s", [Message("user", "u")])

@@ -8,10 +8,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from services.proposer.records import ExperimentRecord, fold_records
+from services.proposer.llm.answer import ANSWER_MAX
 from services.proposer.llm.budget import Budget, Prices
 from services.proposer.llm.client import Completion, LLMUnavailable, Message
 from services.proposer.llm.researcher import LLMResearcher
 from services.proposer.researcher import NoIdea, ResearchContext
+from shared.edits import EDIT_TEXT_MAX
 from shared.events import Edit, ProposalCreated
 
 TRAIN_PY = "DEPTH = 4\nLEARNING_RATE = 0.001\nprint('training')\n"
@@ -138,3 +140,25 @@ async def test_cost_cap_uses_recorded_costs():
     budget = Budget(cost_cap=5.0, prices=Prices(input=1.0, output=1.0))
     with pytest.raises(NoIdea, match="cost cap"):
         await LLMResearcher(FakeChatClient(answer()), budget=budget).propose(context([spent]))
+
+
+async def test_an_oversized_answer_is_refused_and_never_sent_back_whole():
+    huge = json.dumps({**json.loads(answer()), "rationale": "y" * 10_000_000})  # ten megabytes from the model
+    client = FakeChatClient(huge, answer("deeper model", "DEPTH = 4", "DEPTH = 6"))
+    draft = await LLMResearcher(client).propose(context())
+    assert draft.description == "deeper model"
+    first, retry = client.conversations
+    assert sum(len(m.content) for m in retry) < sum(len(m.content) for m in first) + 6_000
+    assert f"over the limit of {ANSWER_MAX}" in retry[-1].content and len(retry[-1].content) < 300
+
+
+async def test_edits_over_the_proposal_budget_are_sent_back_before_anything_is_published():
+    padding = "  # " + "x" * 160_000  # two blocks of 160,000 characters: each fits a field, together over the budget
+    padded = json.dumps({**json.loads(answer()), "edits": [
+        {"search": "LEARNING_RATE = 0.001", "replace": "LEARNING_RATE = 0.002" + padding},
+        {"search": "DEPTH = 4", "replace": "DEPTH = 6" + padding},
+    ]})
+    client = FakeChatClient(padded, answer())
+    draft = await LLMResearcher(client).propose(context())
+    assert draft.edits == [Edit(search="LEARNING_RATE = 0.001", replace="LEARNING_RATE = 0.002")]
+    assert f"over the limit of {EDIT_TEXT_MAX}; propose a smaller change" in client.conversations[1][-1].content

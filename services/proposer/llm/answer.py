@@ -8,9 +8,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.edits import EDITABLE, Edit, EditError, apply_edits, editable_path
+from shared.edits import (
+    EDIT_TEXT_MAX, EDITABLE, EDITS_MAX, Edit, EditError, apply_edits, editable_path, within_edit_budget,
+)
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+# The longest answer read: edits at their budget, escaped inside JSON strings, with room for the prose around
+# them. Anything longer is refused unread, so no parse, no retry prompt and no event ever holds it.
+ANSWER_MAX = 2 * EDIT_TEXT_MAX
+ECHO_MAX = 4_000  # characters of an unusable answer quoted back to the model; the rest is never resent
+# A failed decode costs time in proportion to where it starts (the error locates its line), so a text of
+# braces would take minutes; an answer's object is among the first few a text offers.
+DECODE_ATTEMPTS = 200
+PROBLEMS_SHOWN = 10
 
 
 class AnswerError(Exception):
@@ -41,7 +51,7 @@ class Answer(BaseModel):
     rationale: str = ""
     expected_vram_impact: str = "unknown"
     kind: Literal["change", "repair"] = "change"
-    edits: list[EditAnswer] | None = None
+    edits: list[EditAnswer] | None = Field(default=None, max_length=EDITS_MAX)
     train_py: str | None = None
 
     @field_validator("description")
@@ -67,13 +77,13 @@ class Answer(BaseModel):
 
 
 def _objects(text: str) -> list[dict]:
-    """Every JSON object that decodes at some '{' of the text, outermost first."""
-    decoder, found, start = json.JSONDecoder(), [], text.find("{")
-    while start != -1:
+    """The JSON objects that decode at some '{' of the text, outermost first, within DECODE_ATTEMPTS failures."""
+    decoder, found, start, failures = json.JSONDecoder(), [], text.find("{"), 0
+    while start != -1 and failures < DECODE_ATTEMPTS:
         try:
             value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            value, end = None, start + 1
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nesting deeper than the decoder goes
+            value, end, failures = None, start + 1, failures + 1
         if isinstance(value, dict):
             found.append(value)
         start = text.find("{", end if isinstance(value, dict) else start + 1)
@@ -89,25 +99,44 @@ def extract_json(text: str) -> dict:
     return next((obj for obj in objects if "description" in obj), objects[0])
 
 
+def echo(text: str) -> str:
+    """The answer as it may be quoted back to the model: whole when short, else its first ECHO_MAX characters."""
+    if len(text) <= ECHO_MAX:
+        return text
+    return f"{text[:ECHO_MAX]}\n[... {len(text) - ECHO_MAX} more characters of this answer, not repeated here]"
+
+
 def parse_answer(text: str) -> Answer:
     """Validate the answer text into an Answer, or say precisely what is wrong."""
+    if len(text) > ANSWER_MAX:
+        raise AnswerError(f"the answer is {len(text)} characters long, over the limit of {ANSWER_MAX}; answer more briefly")
     data = extract_json(text)
     try:
         return Answer.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors())
-        raise AnswerError(f"the JSON object does not match the format: {problems}") from None
+        errors = exc.errors()
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in errors[:PROBLEMS_SHOWN])
+        more = f"; and {len(errors) - PROBLEMS_SHOWN} more" if len(errors) > PROBLEMS_SHOWN else ""
+        raise AnswerError(f"the JSON object does not match the format: {problems}{more}") from None
 
 
 def to_edits(answer: Answer, train_py: str, max_file_chars: int) -> list[Edit]:
-    """The answer as edits on train.py that apply, or AnswerError with the editor's reason."""
+    """The answer as edits on train.py that fit a proposal and apply, or AnswerError with the reason."""
     if answer.train_py is not None:
         if len(answer.train_py) > max_file_chars:
             raise AnswerError(f"train_py is {len(answer.train_py)} characters, over the limit of {max_file_chars}; use edits")
         # The whole current file occurs exactly once in itself, so it applies as one edit.
-        edits = [Edit(search=train_py, replace=answer.train_py)]
+        blocks = [(EDITABLE, train_py, answer.train_py)]
     else:
-        edits = [Edit(path=e.path, search=e.search, replace=e.replace) for e in answer.edits or []]
+        blocks = [(e.path, e.search, e.replace) for e in answer.edits or []]
+    # The proposal's own bound, checked before anything is built or applied: an answer over it is sent back
+    # now, with the reason, rather than found out when the proposal is published.
+    unchecked = [Edit.model_construct(path=path, search=search, replace=replace) for path, search, replace in blocks]
+    try:
+        within_edit_budget(unchecked)
+    except ValueError as exc:
+        raise AnswerError(f"{exc}; propose a smaller change") from None
+    edits = [Edit(path=path, search=search, replace=replace) for path, search, replace in blocks]
     try:
         apply_edits(train_py, edits)
     except EditError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,10 @@ import structlog
 
 log = structlog.get_logger("proposer.llm")
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+# The most of one response body ever held: an answer at its limit (ANSWER_MAX characters), escaped again as a
+# JSON string, inside the provider's envelope. An error body is only ever quoted, so little of it is read.
+RESPONSE_MAX_BYTES = 4 * 1024 * 1024
+ERROR_BODY_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,34 @@ def redact(text: str, secret: str | None) -> str:
 Sleep = Callable[[float], Awaitable[None]]
 
 
+async def read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to limit bytes of the body, and whether that was all of it; reading stops at the limit."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b"", False  # said to be too long: not a byte of it is read
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def _json_object(body: bytes) -> dict:
+    """The body as a JSON object, or ValueError."""
+    try:
+        value = json.loads(body)
+    except RecursionError:  # nesting deeper than the decoder goes
+        raise ValueError("nested too deeply") from None
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return value
+
+
 async def post_with_retries(
     http: httpx.AsyncClient, url: str, *, headers: dict[str, str], body: dict, policy: RetryPolicy,
-    secret: str | None = None, sleep: Sleep = asyncio.sleep,
+    secret: str | None = None, sleep: Sleep = asyncio.sleep, max_bytes: int = RESPONSE_MAX_BYTES,
 ) -> tuple[dict, float]:
     """POST JSON until a 2xx answer (returned with its latency), retrying what a wait can cure."""
     problem = ""
@@ -109,21 +139,25 @@ async def post_with_retries(
         started = time.monotonic()
         wait: float | None = None
         try:
-            response = await http.post(url, headers=headers, json=body)
+            async with http.stream("POST", url, headers=headers, json=body) as response:
+                content, whole = await read_bounded(response, max_bytes if response.is_success else ERROR_BODY_BYTES)
         except httpx.TransportError as exc:
             problem = f"{type(exc).__name__}: {redact(str(exc), secret)}"
         else:
             if response.is_success:
+                if not whole:
+                    # Asking again would only pay for another answer of the same kind; the ticket waits instead.
+                    raise LLMError(f"{url} answered with a body over {max_bytes} bytes; it was not read further")
                 try:
-                    return response.json(), time.monotonic() - started
+                    return _json_object(content), time.monotonic() - started
                 except ValueError:
-                    problem = "the answer was not JSON"
+                    problem = "the answer was not a JSON object"
             elif response.status_code in RETRY_STATUSES:
                 problem, wait = f"HTTP {response.status_code}", retry_after(response)
                 if wait is not None and wait > policy.retry_after_max_s:
                     raise LLMUnavailable(f"{url} asked to wait {wait:.0f}s (HTTP {response.status_code}); the ticket waits instead")
             else:
-                detail = redact(response.text[:500], secret)
+                detail = redact(content.decode("utf-8", "replace"), secret)[:500]  # blotted out before cutting
                 raise LLMError(f"{url} refused the request: HTTP {response.status_code}: {detail}")
         if attempt == policy.max_attempts:
             break

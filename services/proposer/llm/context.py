@@ -74,6 +74,33 @@ def standing(records: Sequence[ExperimentRecord]) -> str:
     return "\n".join(lines)
 
 
+def latest_noise(records: Sequence[ExperimentRecord]) -> ExperimentRecord | None:
+    """The most recently decided experiment whose verdict carried the campaign's noise estimate."""
+    measured = [r for r in records if r.sigma is not None]
+    # reversed: among verdicts with no time to tell them apart, the later record wins
+    return max(reversed(measured), key=lambda r: r.decided_at.timestamp() if r.decided_at else 0.0, default=None)
+
+
+def noise(records: Sequence[ExperimentRecord]) -> str:
+    """What a change must show to be kept, from the latest verdict's noise estimate; empty before there is one."""
+    latest = latest_noise(records)
+    if latest is None:
+        return ""
+    lines = [
+        f"Run-to-run noise σ̂ = {latest.sigma:.6f} val_bpb: the same train.py scores about this much apart from one run "
+        "to the next, so a single run's result is a noisy draw."
+    ]
+    if latest.clear_gain is not None:
+        best_now = f" ({latest.best_after:.6f})" if latest.best_after is not None else ""
+        lines.append(
+            f"A single run must beat the current best{best_now}, the mean of its runs, by {latest.clear_gain:.6f} to be "
+            "kept at once; smaller apparent gains are run again to confirm them, and a change that cannot be told "
+            "apart from the best is kept only when it removes code."
+        )
+    lines.append("Prefer changes whose effect can be larger than the noise.")
+    return "\n".join(lines)
+
+
 def loss_brief(curve: Sequence[tuple[int, float]], points: int = 8) -> str:
     """A few points of a loss curve, first and last included."""
     if not curve:
@@ -88,9 +115,12 @@ def previous_run(records: Sequence[ExperimentRecord]) -> str:
     if last is None:
         return ""
     name = "the baseline" if last.baseline else f"{last.experiment_id} ({last.description})"
-    lines = [f"The last finished run was {name}: {last.status}."]
+    mean = last.runs > 1 and last.val_bpb is not None
+    lines = [f"The last finished run was {name}: {last.status}"
+             + (f", val_bpb {last.val_bpb:.6f} as the mean of {last.runs} runs." if mean else ".")]
     if last.metrics:
-        lines.append("Summary: " + ", ".join(f"{k}: {v}" for k, v in list(last.metrics.items())[:16]))
+        summary = "Summary of its last run: " if last.runs > 1 else "Summary: "
+        lines.append(summary + ", ".join(f"{k}: {v}" for k, v in list(last.metrics.items())[:16]))
     if last.loss_curve:
         lines.append("Training loss: " + loss_brief(last.loss_curve))
     top = best(records)

@@ -83,6 +83,7 @@ def build_prompt(context: ResearchContext, options: PromptOptions) -> str:
     ]
     tail = [
         _section("Standing", ctx.standing(records)),
+        _section("Noise: what it takes to be kept", ctx.noise(records)),
         _section("Commit log of the branch (kept experiments, oldest first)", ctx.commit_log(records)),
         _section("The previous run", ctx.previous_run(records)),
         _section("Crash to diagnose", ctx.crash_report(records)),

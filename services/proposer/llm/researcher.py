@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from services.proposer.llm.answer import AnswerError, parse_answer, to_edits
+from services.proposer.llm.answer import AnswerError, echo, parse_answer, to_edits
 from services.proposer.llm.budget import Budget, Prices
 from services.proposer.llm.client import ChatClient, Completion, LLMError, Message
 from services.proposer.llm.config import LLMSettings
@@ -72,8 +72,9 @@ class LLMResearcher:
                 if completion.truncated:
                     problem += " (the answer was cut off at the output limit: make the change smaller)"
                 log.warning("answer not usable", experiment_id=context.experiment_id, turn=turn, reason=problem)
+            # The model's own text goes back quoted and bounded, so an oversized answer never grows the prompt.
             messages += [
-                Message("assistant", completion.text),
+                Message("assistant", echo(completion.text)),
                 Message("user", f"That answer cannot be used: {problem}\nReply with one corrected JSON object only."),
             ]
         self._remember_unpublished(context.campaign, usage)

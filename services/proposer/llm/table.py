@@ -17,12 +17,13 @@ def _clip(text: str, limit: int) -> str:
 
 def _note(record: ExperimentRecord) -> str:
     if record.status == "pending":
-        return "in flight, not decided yet"
+        return "in flight, being run again to confirm" if record.confirming else "in flight, not decided yet"
     if record.status == "rejected":
         return "rejected by the editor: " + _clip(record.reason, 200)
     if record.status == "crash":
         return _clip(f"{record.run_status or 'crash'}: {record.reason}", 120)
-    return "repair of a crash" if record.kind == "repair" else ""
+    notes = [f"mean of {record.runs} runs"] if record.runs > 1 else []
+    return "; ".join(notes + (["repair of a crash"] if record.kind == "repair" else []))
 
 
 def row(record: ExperimentRecord) -> str:
