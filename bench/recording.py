@@ -58,5 +58,7 @@ def commit_workspace(path: Path, train_py: str) -> None:
     path.mkdir(parents=True)
     (path / "prepare.py").write_text("TIME_BUDGET = 1\n")
     (path / "train.py").write_text(train_py)
+    # A stand-in computes and prints its own val_bpb: there is no prepare.py evaluation to watch.
+    (path / "autoresearch.toml").write_text("[workspace]\ntrust_printed_metric = true\n")
     for args in (["init", "-q"], ["add", "."], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"]):
         subprocess.run(["git", *args], cwd=path, check=True)

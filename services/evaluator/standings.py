@@ -21,13 +21,22 @@ class RunFact:
     val_bpb: float | None
     memory_gb: float
     description: str
+    why: str | None = None  # what the trainer said of a failed run (crash_reason), if anything
+
+    @property
+    def failure(self) -> str:
+        """Why the run failed, in words."""
+        said = f": {self.why}" if self.why else ""
+        return "run reported no finite val_bpb" + said if self.status == "no-metric" else f"run ended with status {self.status}{said}"
 
     @classmethod
     def of(cls, run: RunFinished) -> RunFact:
         """The facts of a finished run."""
         value = finite_val_bpb(run.metrics)
         status = "no-metric" if run.status == "ok" and value is None else run.status  # ok without a number is a failure
-        return cls(run.commit, run.parent, run.kept_state, run.baseline, status, value, memory_gb(run.metrics), run.description)
+        why = run.metrics.get("crash_reason")
+        return cls(run.commit, run.parent, run.kept_state, run.baseline, status, value, memory_gb(run.metrics), run.description,
+                   why if isinstance(why, str) else None)
 
 
 @dataclass
@@ -61,8 +70,7 @@ class Campaign:
         own = [run for run in self.runs[experiment].values() if run.commit == first.commit and not run.kept_state]
         values = tuple(run.val_bpb for run in own if run.status == "ok" and run.val_bpb is not None)
         failed = next((run for run in own if run.status != "ok"), None)
-        crash = None if failed is None else (
-            "run reported no finite val_bpb" if failed.status == "no-metric" else f"run ended with status {failed.status}")
+        crash = None if failed is None else failed.failure
         added, removed = self.lines.get(first.commit, (0, 0))
         return Evidence(
             candidate=values, kept=() if first.baseline else self.kept_values(), baseline=first.baseline, crash=crash,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.trainer.provenance import EVALUATION_PATTERN
 from shared.settings import SettingsError
 
 CONFIG_FILE = "autoresearch.toml"
@@ -23,6 +24,13 @@ class WorkspaceConfig(BaseModel):
     )
     run_timeout: int | None = Field(
         None, gt=0, description="Seconds after which a training run is killed and counted as a crash."
+    )
+    evaluation: str | None = Field(
+        None, pattern=EVALUATION_PATTERN,
+        description="module:function whose returned value a run's printed val_bpb must be (default prepare:evaluate_bpb).",
+    )
+    trust_printed_metric: bool | None = Field(
+        None, description="Accept the printed val_bpb without seeing the evaluation return it (no prepare.py evaluation).",
     )
 
 
@@ -53,4 +61,8 @@ def render_workspace_config(config: WorkspaceConfig) -> str:
         lines.append(f"train_command = {json.dumps(config.train_command)}")
     if config.run_timeout is not None:
         lines.append(f"run_timeout = {config.run_timeout}")
+    if config.evaluation is not None:
+        lines.append(f"evaluation = {json.dumps(config.evaluation)}")
+    if config.trust_printed_metric is not None:
+        lines.append(f"trust_printed_metric = {json.dumps(config.trust_printed_metric)}")
     return "\n".join(lines) + "\n"

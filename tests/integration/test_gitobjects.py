@@ -11,7 +11,7 @@ from shared.bus import Bus
 from shared.gitobjects import (
     MissingObjects, base_key, commit_key, ensure_commit, has_commit, open_mirror, show_file, upload_bundle,
 )
-from tests.conftest import git, make_workspace
+from tests.conftest import TOY_PREPARE, git, make_workspace
 
 
 def commit_change(path: Path, text: str, message: str) -> str:
@@ -63,7 +63,7 @@ async def test_base_bundle_alone_brings_the_base_commit(bus: Bus, history, tmp_p
     mirror = open_mirror(tmp_path / "elsewhere.git")
     await ensure_commit(bus, mirror, base, "c1")
     assert has_commit(mirror, base)
-    assert show_file(mirror, base, "prepare.py") == "TIME_BUDGET = 1\n"
+    assert show_file(mirror, base, "prepare.py") == TOY_PREPARE
 
 
 async def test_commit_missing_from_the_store_raises_missing_objects(bus: Bus, tmp_path: Path):

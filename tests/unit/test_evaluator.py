@@ -134,3 +134,12 @@ async def test_verdict_id_is_derived_from_the_experiment_so_a_republish_is_dedup
     await feed(first, *baseline_runs(1.0), run(0.9))
     await feed(second, *baseline_runs(1.0), run(0.9))
     assert first.publish.events[-1].event_id == second.publish.events[-1].event_id == f"verdict-c1-0001-{COMMIT}"
+
+
+async def test_a_crash_verdict_carries_the_trainer_s_reason():
+    j = judge(KeepRule(baseline_runs=1))
+    refused = run(None, "crash")
+    refused = refused.model_copy(update={"metrics": {"crash_reason": "val_bpb was not computed by prepare.py"}})
+    await feed(j, *baseline_runs(1.0), refused)
+    verdict = j.publish.events[-1]
+    assert verdict.status == "crash" and verdict.reason == "run ended with status crash: val_bpb was not computed by prepare.py"
