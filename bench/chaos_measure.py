@@ -39,7 +39,7 @@ def record_figures(rows: list[list[str]], verdicts: list[VerdictDecided]) -> dic
 
 
 def run_figures(notes: list[dict], finished_at: dict[str, float]) -> dict[str, object]:
-    """Executions of train.py per commit, runs after the commit's result was published, runs that overlapped another."""
+    """Executions of train.py per commit, runs after the commit's last result was published, runs that overlapped another."""
     starts = [n for n in notes if n["event"] == "start"]
     ends = {(n["commit"], n["pid"]): n["time"] for n in notes if n["event"] == "end"}
     per_commit = Counter(n["commit"] for n in starts)
@@ -95,8 +95,8 @@ def measure(chaos: Chaos, wall: float) -> Report:
     """Read what the campaign left behind and what was seen while it ran."""
     verdicts = [s.event for s in chaos.recorder.of(VerdictDecided)]
     finished_at: dict[str, float] = {}
-    for seen in chaos.recorder.of(RunFinished):
-        finished_at.setdefault(seen.event.commit, seen.wall)
+    for seen in chaos.recorder.of(RunFinished):  # confirmation runs run a commit again: its last result counts
+        finished_at[seen.event.commit] = max(finished_at.get(seen.event.commit, seen.wall), seen.wall)
     commits = set(finished_at) | {s.event.commit for s in chaos.recorder.of(RunStarted)}
     notes = [{**n, "commit": commit_of(n, chaos.workspace, commits)} for n in read_run_log(chaos.run_log)]
     return Report(

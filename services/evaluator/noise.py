@@ -7,8 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
-def pooled_sigma(groups: Iterable[Sequence[float]]) -> float | None:
-    """Pooled standard deviation of repeated runs, one group per commit; None with no commit run twice.
+CAUTION = 0.75  # the noise the rule assumes is this upper confidence bound on σ, not the point estimate
+_Z = {0.5: 0.0, 0.75: 0.6745, 0.9: 1.2816, 0.95: 1.6449}
+
+
+def pooled_noise(groups: Iterable[Sequence[float]]) -> tuple[float, int] | None:
+    """Pooled standard deviation of repeated runs and its degrees of freedom; None with no commit run twice.
 
     Each commit contributes its squared deviations from its own mean and n - 1 degrees of freedom, so
     commits of different quality measure the same run-to-run noise without their gaps counting as noise.
@@ -20,7 +24,25 @@ def pooled_sigma(groups: Iterable[Sequence[float]]) -> float | None:
         mean = sum(values) / len(values)
         squares += sum((value - mean) ** 2 for value in values)
         freedom += len(values) - 1
-    return math.sqrt(squares / freedom) if freedom else None
+    return (math.sqrt(squares / freedom), freedom) if freedom else None
+
+
+def pooled_sigma(groups: Iterable[Sequence[float]]) -> float | None:
+    """The pooled standard deviation alone."""
+    noise = pooled_noise(groups)
+    return None if noise is None else noise[0]
+
+
+def cautious_sigma(sigma: float, freedom: int, confidence: float = CAUTION) -> float:
+    """An upper confidence bound on σ from an estimate with `freedom` degrees of freedom.
+
+    Three baseline runs give two degrees of freedom, and such an estimate falls below half the true σ one
+    time in nine: a test trusting it would keep noise. σ̂·sqrt(k/χ²) with χ² the (1 − confidence) quantile
+    of a chi-square with k degrees of freedom (Wilson–Hilferty) shrinks toward σ̂ as repeats accumulate.
+    """
+    k, z = freedom, _Z[confidence]
+    quantile = k * (1 - 2 / (9 * k) - z * math.sqrt(2 / (9 * k))) ** 3
+    return sigma * math.sqrt(k / quantile)
 
 
 def mean(values: Sequence[float]) -> float:

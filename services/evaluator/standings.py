@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.evaluator.noise import pooled_sigma
+from services.evaluator.noise import cautious_sigma, pooled_noise
 from services.evaluator.policy import Evidence, finite_val_bpb, memory_gb
 from shared.events import CommitMade, Event, RunFinished, VerdictDecided
 
@@ -51,8 +51,9 @@ class Campaign:
     best_draw: float | None = None  # the greedy rule's bar
 
     def sigma(self) -> float | None:
-        """Pooled σ̂ over every commit that ran more than once."""
-        return pooled_sigma(list(values.values()) for values in self.samples.values())
+        """The noise the rule assumes: the pooled σ̂ of every commit that ran more than once, raised to its upper bound."""
+        noise = pooled_noise(list(values.values()) for values in self.samples.values())
+        return None if noise is None else cautious_sigma(*noise)
 
     def kept_values(self) -> tuple[float, ...]:
         """The kept state's successful runs."""

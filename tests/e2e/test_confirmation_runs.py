@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.evaluator.noise import cautious_sigma
 from shared.bus import connect
 from shared.events import ConfirmationRequested, RunFinished, VerdictDecided
 from shared.replay import replay
@@ -20,9 +21,10 @@ from tests.e2e.test_up import results_rows
 from tests.unit.test_runner import alive
 
 # The n-th run of the campaign prints VALUES[n] (then 1.05: clearly worse). The baseline's three runs give
-# σ̂ = 0.01; the first change's 0.98 is a 2σ̂ gain, too small to keep at once, so it runs again until 0.98,
-# 0.97, 0.97 clear the test. The counter moves when a run ends, so a run killed midway reads its value again.
-VALUES = [1.00, 1.01, 0.99, 0.98, 0.97, 0.97]
+# σ̂ = 0.01 on two degrees of freedom, which the rule raises to 0.018; the first change's 0.95 is a gain of
+# 2.7 of those, too small to keep at once, so it runs again, and 0.95, 0.95 clear the test. The counter
+# moves when a run ends, so a run killed midway reads its value again.
+VALUES = [1.00, 1.01, 0.99, 0.95, 0.95]
 SCRIPTED = '''"""A train.py whose val_bpb the test scripts run by run."""
 import os
 import pathlib
@@ -76,16 +78,15 @@ async def test_an_ambiguous_change_is_run_again_and_judged_on_its_mean(toy_works
     runs, requests, verdicts = await record(nats_server, "confirm")
     assert [(r.experiment_id, r.repeat) for r in runs if r.baseline] == [("confirm-0000", 0), ("confirm-0000", 1), ("confirm-0000", 2)]
     first = [r for r in runs if r.experiment_id == "confirm-0001"]
-    assert [r.repeat for r in first] == [0, 1, 2] and len({r.commit for r in first}) == 1
-    assert [(q.experiment_id, q.repeat, q.kept_state) for q in requests if not q.baseline] == [
-        ("confirm-0001", 1, False), ("confirm-0001", 2, False)]
+    assert [r.repeat for r in first] == [0, 1] and len({r.commit for r in first}) == 1
+    assert [(q.experiment_id, q.repeat, q.kept_state) for q in requests if not q.baseline] == [("confirm-0001", 1, False)]
     judged = {v.experiment_id: v for v in verdicts}
     kept = judged["confirm-0001"]
-    assert (kept.status, kept.runs, kept.confirmations) == ("keep", 3, 2)
-    assert kept.val_bpb == pytest.approx((0.98 + 0.97 + 0.97) / 3) and kept.sigma == pytest.approx(0.00816, abs=1e-4)
+    assert (kept.status, kept.runs, kept.confirmations) == ("keep", 2, 1)
+    assert kept.val_bpb == pytest.approx(0.95) and kept.sigma == pytest.approx(cautious_sigma(0.01 * (2 / 3) ** 0.5, 3))
     assert judged["confirm-0002"].status == "discard" and judged["confirm-0002"].runs == 1
     rows = results_rows(toy_workspace)
-    assert [row[1] for row in rows] == ["1.000000", "0.973333", "1.050000"]  # one row per experiment, at its mean
+    assert [row[1] for row in rows] == ["1.000000", "0.950000", "1.050000"]  # one row per experiment, at its mean
     assert git(toy_workspace, "rev-parse", "autoresearch/confirm") == kept.commit
     assert "σ̂" in done.stdout
 
@@ -120,7 +121,7 @@ async def test_services_killed_during_a_confirmation_run_lose_nothing_and_repeat
     counted = Counter((r.experiment_id, r.commit, r.repeat) for r in runs)
     assert set(counted.values()) == {1}  # every run in the record once: the killed one was run again, nothing twice
     assert Counter(v.experiment_id for v in verdicts) == {"again-0000": 1, "again-0001": 1}
-    assert [v.runs for v in verdicts if v.experiment_id == "again-0001"] == [3]
+    assert [v.runs for v in verdicts if v.experiment_id == "again-0001"] == [2]
     assert len(results_rows(toy_workspace)) == 2
 
 

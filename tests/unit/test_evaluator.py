@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from services.evaluator.handlers import Judge, on_run_finished
+from services.evaluator.noise import cautious_sigma
 from services.evaluator.policy import KeepRule
 from services.evaluator.standings import Standings
 from shared.events import CommitMade, ConfirmationRequested, RunFinished, VerdictDecided
@@ -48,7 +51,7 @@ async def test_the_baseline_asks_for_its_repeats_then_is_kept_at_their_mean():
     assert isinstance(second, ConfirmationRequested) and second.repeat == 2
     assert isinstance(verdict, VerdictDecided) and verdict.status == "keep" and verdict.baseline
     assert verdict.val_bpb == verdict.best_after == 1.0 and verdict.runs == 3 and verdict.confirmations == 2
-    assert verdict.sigma is not None and abs(verdict.sigma - 0.02) < 1e-9
+    assert verdict.sigma == pytest.approx(cautious_sigma(0.02, 2))  # σ̂ of three runs, raised to its upper bound
 
 
 async def test_a_clear_gain_is_kept_after_one_run_with_sigma_on_the_verdict():
@@ -62,14 +65,14 @@ async def test_a_clear_gain_is_kept_after_one_run_with_sigma_on_the_verdict():
 
 async def test_an_ambiguous_run_gets_a_confirmation_run_of_the_change_then_a_verdict():
     j = judge()
-    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(0.97))
+    await feed(j, *baseline_runs(1.00, 1.01, 0.99), run(0.95))
     request = j.publish.events[-1]
     assert isinstance(request, ConfirmationRequested)
     assert (request.commit, request.repeat, request.kept_state, request.experiment_id) == (COMMIT, 1, False, "c1-0001")
-    await feed(j, run(0.96, repeat=1))
+    await feed(j, run(0.95, repeat=1))
     verdict = j.publish.events[-1]
     assert isinstance(verdict, VerdictDecided) and verdict.status == "keep"
-    assert verdict.runs == 2 and verdict.confirmations == 1 and abs(verdict.val_bpb - 0.965) < 1e-9
+    assert verdict.runs == 2 and verdict.confirmations == 1 and verdict.val_bpb == pytest.approx(0.95)
 
 
 async def test_a_kept_state_rerun_is_asked_for_when_it_has_fewer_runs_and_counts_for_the_bar():

@@ -157,3 +157,31 @@ def test_memory_is_peak_vram_in_gigabytes_to_one_decimal():
     assert memory_gb({"peak_vram_mb": 45060.2}) == 44.0
     assert memory_gb({"peak_vram_mb": "n/a"}) == 0.0
     assert memory_gb({}) == 0.0
+
+
+def test_the_assumed_noise_is_an_upper_bound_that_shrinks_toward_the_estimate_as_repeats_accumulate():
+    from services.evaluator.noise import cautious_sigma
+
+    bounds = [cautious_sigma(0.01, k) for k in (2, 5, 30, 300)]
+    assert bounds == sorted(bounds, reverse=True) and bounds[0] > 0.018 and 0.01 < bounds[-1] < 0.0103
+
+
+def test_with_only_the_baseline_s_repeats_few_changes_with_no_gain_are_kept():
+    """σ̂ from three runs is often far too small; the rule's upper bound keeps that from becoming false keeps."""
+    from services.evaluator.noise import cautious_sigma, pooled_noise
+
+    def false_keep_rate(cautious: bool) -> float:
+        rng, keeps, trials = random.Random(2), 0, 1500
+        for _ in range(trials):
+            kept, candidate = [rng.gauss(1.0, SIGMA) for _ in range(3)], [rng.gauss(1.0, SIGMA)]
+            while True:
+                noise = pooled_noise([kept, candidate])
+                sigma = cautious_sigma(*noise) if cautious else noise[0]
+                judged = evidence(*candidate, kept=tuple(kept), sigma=sigma, confirmations=len(candidate) + len(kept) - 4)
+                if (decision := decide(judged, SPRT)).status != "confirm":
+                    break
+                (kept if decision.confirm_kept else candidate).append(rng.gauss(1.0, SIGMA))
+            keeps += decision.status == "keep"
+        return keeps / trials
+
+    assert false_keep_rate(cautious=True) <= 0.03 < false_keep_rate(cautious=False)
