@@ -44,7 +44,7 @@ def note(**fields):
         log.write(json.dumps(fields) + "\\n")
 
 
-me = {"commit": commit(), "pid": os.getpid()}
+me = {"commit": commit(), "pid": f"{os.getpid()}-{os.urandom(4).hex()}"}  # a pid alone repeats: runs in a PID namespace are all pid 1
 lock = open(RUN_LOG + ".lock", "a")  # held while this run lives: a second run at the same time cannot take it
 try:
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -45,13 +45,13 @@ def children(parent: int, mentioning: bytes) -> list[int]:
     return found
 
 
-def training_processes(workspace: Path) -> int:
-    """Live processes running train.py in the workspace."""
+def training_processes(rooms: Path) -> int:
+    """Live processes running train.py in a clean room under rooms."""
     count = 0
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and (proc / "cmdline").read_bytes().split(b"\0")[-2:] == [b"train.py", b""]:
-                count += os.readlink(proc / "cwd") == str(workspace)
+                count += Path(os.readlink(proc / "cwd")).parent == rooms
         except OSError:
             continue
     return count
@@ -84,13 +84,16 @@ async def measure(workspace: Path, url: str, kills: int, into: float) -> tuple[l
     await nc.subscribe(RunStarted.subject, cb=keep)
     command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(workspace), "--tag", "bench",
                "--http-port", "0", "--train-command", f"{sys.executable} train.py", "--max-experiments", str(kills + 1)]
-    up = subprocess.Popen(command, env={**os.environ, "NATS_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rooms = workspace.parent / "rooms"  # the temp folder of up's services, where each run gets a clean room
+    rooms.mkdir()
+    env = {**os.environ, "NATS_URL": url, "TMPDIR": str(rooms)}
+    up = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     most = 0
 
     async def poll() -> None:
         nonlocal most
         while True:
-            most = max(most, training_processes(workspace))
+            most = max(most, training_processes(rooms))
             await asyncio.sleep(0.005)
 
     poller = asyncio.create_task(poll())

@@ -7,6 +7,7 @@ is why services never share a filesystem.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -21,6 +22,13 @@ from shared.failures import PermanentError
 log = structlog.get_logger("gitobjects")
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")
 IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
+# Configuration under which git runs nothing that a repository's files (or ~/.gitconfig) could name: no hooks,
+# no fsmonitor, no replacement objects, no transports. It is given as command-line configuration, which outranks
+# every config file, so code that rewrites .git/config cannot turn any of it back on.
+INERT_CONFIG = {
+    "core.hooksPath": os.devnull, "core.fsmonitor": "false", "core.useReplaceRefs": "false",
+    "protocol.allow": "never", "gc.auto": "0", "maintenance.auto": "false",
+}
 
 
 class MissingObjects(PermanentError):
@@ -52,6 +60,38 @@ def open_mirror(path: Path) -> git.Repo:
         return git.Repo(path)
     path.mkdir(parents=True, exist_ok=True)
     return git.Repo.init(path, bare=True)
+
+
+def inert(repo: git.Repo) -> git.Repo:
+    """Make every later git command on repo run nothing that the repository names (see INERT_CONFIG)."""
+    # Called again before each checkout: filter drivers run on checkout, named in config that may have changed.
+    config = dict(INERT_CONFIG)
+    pinned = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_DIR": str(repo.git_dir)}
+    if repo.working_tree_dir is not None:  # a rewritten core.worktree must not send checkouts elsewhere
+        pinned["GIT_WORK_TREE"] = str(repo.working_tree_dir)
+    repo.git.update_environment(**pinned, **_as_environment(config))
+    for driver in _filter_drivers(repo):  # an empty command is no filter at all; required would then fail
+        config |= {f"filter.{driver}.{key}": "" for key in ("clean", "smudge", "process")}
+        config[f"filter.{driver}.required"] = "false"
+    repo.git.update_environment(**_as_environment(config))
+    return repo
+
+
+def _as_environment(config: dict[str, str]) -> dict[str, str]:
+    """Configuration as git reads it from the environment, with the rank of `git -c`."""
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for index, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{index}"], env[f"GIT_CONFIG_VALUE_{index}"] = key, value
+    return env
+
+
+def _filter_drivers(repo: git.Repo) -> set[str]:
+    """The filter drivers any config file of repo names."""
+    try:
+        names = repo.git.config("-z", "--name-only", "--get-regexp", r"^filter\.")
+    except git.GitCommandError:  # none named
+        return set()
+    return {name.removeprefix("filter.").rpartition(".")[0] for name in names.split("\0") if name.startswith("filter.")}
 
 
 def has_commit(repo: git.Repo, commit: str) -> bool:

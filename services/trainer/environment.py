@@ -35,8 +35,10 @@ def workspace_seed(workspace: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def run_environment(command: str, workspace: Path, gpu: str | None, gpu_label: str) -> dict[str, str]:
-    """Host, platform, Python, torch, GPU, train command and seed of a run."""
+def run_environment(
+    command: str, workspace: Path, gpu: str | None, gpu_label: str, isolation: str = "",
+) -> dict[str, str]:
+    """Host, platform, Python, torch, GPU, train command, seed of a run, and how it was held (containment.py)."""
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
@@ -48,4 +50,6 @@ def run_environment(command: str, workspace: Path, gpu: str | None, gpu_label: s
     seed = workspace_seed(workspace)
     if seed is not None:
         environment["seed"] = seed
+    if isolation:
+        environment["isolation"] = isolation
     return environment

@@ -112,7 +112,7 @@ async def train(
         **base, event_id=run_finished_id(experiment, commit, kind.repeat), commit=commit, parent=parent,
         description=description, status=outcome.status, metrics=outcome.metrics, log_tail=outcome.log_tail,
         exit_code=outcome.exit_code, started_at=outcome.started_at, finished_at=outcome.finished_at, baseline=baseline,
-        environment=run_environment(ctx.command, ctx.workspace.path, ctx.gpu, ctx.gpu_label),
+        environment=run_environment(ctx.command, ctx.workspace.path, ctx.gpu, ctx.gpu_label, outcome.isolation),
         discard_ref=None if baseline or kind.kept_state else discarded_ref(ctx.campaign, commit),
         repeat=kind.repeat, kept_state=kind.kept_state,
     )

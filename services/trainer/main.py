@@ -9,20 +9,24 @@ from pathlib import Path
 
 import structlog
 
+from services.trainer.cleanroom import room_runner
 from services.trainer.config import TrainerSettings
+from services.trainer.containment import plan
+from services.trainer.run_cgroup import remove_abandoned
 from services.trainer.environment import gpu_name
 from services.trainer.handlers import (
-    TrainerContext, log_path, on_commit_made, on_proposal_rejected, on_verdict_decided, request_proposals, run_baseline,
+    TrainerContext, log_path, on_commit_made, on_confirmation_requested, on_proposal_exhausted, on_proposal_rejected,
+    on_verdict_decided, request_proposals, run_baseline,
 )
 from services.trainer.consumers import commits, control
 from services.trainer.progress import CampaignProgress
 from services.trainer.run_record import kill_leftover, record_path
 from services.trainer.runner import run_training, training_environment
-from services.trainer.workspace import Workspace
+from services.trainer.workspace import Workspace, WorkspaceError
 from shared.bus import Bus, consume
 from shared.events import (
-    CampaignFinished, CampaignLimited, CampaignStarted, CommitMade, ProposalRejected, ProposalRequested, RunFinished,
-    VerdictDecided,
+    CampaignFinished, CampaignLimited, CampaignStarted, CommitMade, ConfirmationRequested, ProposalExhausted, ProposalRejected,
+    ProposalRequested, RunFinished, VerdictDecided,
 )
 from shared.gitobjects import base_key, ensure_commit, upload_bundle
 from shared.replay import replay
@@ -40,7 +44,8 @@ log = structlog.get_logger("trainer")
 # fetches nothing while it runs. Creating the durable with another ack_wait updates an existing one.
 ACK_WAIT = 2.0
 HISTORY = [
-    CampaignStarted, CampaignLimited, CampaignFinished, ProposalRequested, ProposalRejected, RunFinished, VerdictDecided,
+    CampaignStarted, CampaignLimited, CampaignFinished, ProposalRequested, ProposalRejected, ProposalExhausted, RunFinished,
+    VerdictDecided,
 ]
 
 
@@ -55,10 +60,16 @@ async def end_leftover_run(record: Path) -> None:
 
 async def open_campaign(bus: Bus, settings: TrainerSettings, workspace: Workspace, producer: str) -> CampaignProgress:
     """Check out the branch, replay the campaign's history, announce it if it is new, record its limit."""
-    head = await asyncio.to_thread(workspace.open_campaign)
+    existed = await asyncio.to_thread(workspace.branch_exists)
     progress = CampaignProgress(settings.tag, lookahead=settings.lookahead)
     for event in await replay(bus, HISTORY, settings.tag):
         progress.apply(event)
+    if existed and progress.started is None:  # its record is gone (a deleted stream, another server): never begin again
+        raise WorkspaceError(
+            f"branch {workspace.branch} exists but the bus holds no record of campaign {settings.tag}: a new baseline "
+            "would start it over under the same name. Point NATS_URL at the server that ran it, or choose another --tag."
+        )
+    head = await asyncio.to_thread(workspace.open_campaign)
     if progress.started is None:
         await upload_bundle(bus, workspace.repo, base_key(settings.tag), head)
         started = CampaignStarted(
@@ -89,24 +100,38 @@ async def record_limit(bus: Bus, settings: TrainerSettings, progress: CampaignPr
 
 async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> None:
     """Kill any run left behind, then run the baseline, then commits as they come, until stop is set."""
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # never readable by a run as another user
+    isolation = await asyncio.to_thread(plan, settings.run_as, settings.no_network, settings.state_dir)
+    log.info("run isolation", isolation=isolation.label, cgroup=isolation.cgroup, pid_namespace=isolation.pid_namespace,
+             reaper=isolation.reaper, no_network=isolation.no_network, run_as=settings.run_as)
     record = record_path(settings.state_dir.resolve(), settings.tag, settings.workspace)
     await end_leftover_run(record)
+    if killed := await asyncio.to_thread(remove_abandoned):  # a trainer killed before its run's guard started
+        log.warning("leftover run cgroup killed", killed=killed)
     producer = f"trainer/{settings.instance}"
     workspace = Workspace(settings.workspace.resolve(), settings.tag)
     progress = await open_campaign(bus, settings, workspace, producer)
     run = functools.partial(
-        run_training, settings.train_command, workspace.path, settings.run_timeout,
-        training_environment(dict(os.environ), settings.gpu), log_path(workspace.path), record=record,
+        run_training, settings.train_command, timeout=settings.run_timeout,
+        env=training_environment(dict(os.environ), settings.gpu, settings.pass_env), log_path=log_path(workspace.path),
+        record=record, isolation=isolation,
+        evaluation=None if settings.trust_printed_metric else settings.evaluation,
     )
     ctx = TrainerContext(
-        workspace=workspace, progress=progress, publish=bus.publish, run=run,
+        workspace=workspace, progress=progress, publish=bus.publish, run=room_runner(workspace, run),
         ensure_commit=lambda commit: ensure_commit(bus, workspace.repo, commit, settings.tag),
         command=settings.train_command, producer=producer, gpu=settings.gpu,
         gpu_label=await asyncio.to_thread(gpu_name, settings.gpu),
     )
     if progress.awaiting_verdict is None:
         ctx.idle.set()
-    decisions = {VerdictDecided: lambda e: on_verdict_decided(e, ctx), ProposalRejected: lambda e: on_proposal_rejected(e, ctx)}
+    # Confirmation runs arrive here, in order with the verdicts: each belongs to the experiment whose verdict is
+    # awaited, while the next commit waits on the other consumer for that verdict.
+    decisions = {
+        VerdictDecided: lambda e: on_verdict_decided(e, ctx), ProposalRejected: lambda e: on_proposal_rejected(e, ctx),
+        ConfirmationRequested: lambda e: on_confirmation_requested(e, ctx),
+        ProposalExhausted: lambda e: on_proposal_exhausted(e, ctx),
+    }
     # A verdict or commit is never dropped after some number of tries: a trainer killed mid-run hands its
     # commit back each time, and what cannot succeed is set aside at once by the bus (see shared/bus.py).
     forever = dict(ack_wait=ACK_WAIT, max_deliver=-1)

@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from services.trainer.run_group import RunGroup
+from services.trainer.run_tree import RunTree
 
 log = structlog.get_logger("trainer")
 
@@ -32,11 +33,27 @@ class RunRecord:
     experiment_id: str
     commit: str
     command: str
+    cgroup: str = ""  # the run's cgroup folder, where runs get one
+    cgroup_version: str = ""
+    init_pid: int = 0  # the first process of the run's PID namespace, where runs get one
+    init_start: int = 0
+
+    @classmethod
+    def of(cls, tree: RunTree, pid: int, started_at: str, experiment_id: str, commit: str, command: str) -> RunRecord:
+        """The record of a run held by `tree`, whose first process is pid."""
+        return cls(pid=pid, started_at=started_at, experiment_id=experiment_id, commit=commit, command=command,
+                   **tree.fields())  # type: ignore[arg-type]
 
     @property
     def group(self) -> RunGroup:
         """The run's process group."""
         return RunGroup(self.pgid, self.leader_start, self.boot)
+
+    @property
+    def tree(self) -> RunTree:
+        """Every process of the run: its group, cgroup and PID namespace."""
+        return RunTree.from_fields(self.pgid, self.leader_start, self.boot, self.cgroup, self.cgroup_version,
+                                   self.init_pid, self.init_start)
 
 
 def record_path(state_dir: Path, campaign: str, workspace: Path) -> Path:
@@ -75,6 +92,6 @@ def kill_leftover(path: Path) -> tuple[RunRecord, list[int]] | None:
     if record is None:
         clear_record(path)
         return None
-    killed = record.group.kill()
+    killed = record.tree.kill()
     clear_record(path)
     return record, killed

@@ -1,4 +1,4 @@
-"""Running the train command: one process group, a hard wall-clock limit, a clean environment, a parsed summary."""
+"""Running the train command: every process it starts held and killed, a hard wall-clock limit, a bounded log, a parsed summary."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import contextlib
 import math
 import os
 import re
-import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 
+from services.trainer.containment import Isolation
 from services.trainer.guard import Guard
-from services.trainer.run_group import RunGroup
+from services.trainer.launch import launch
+from services.trainer.provenance import MetricWitness, refusal, refused
+from services.trainer.run_log import LOG_CAP, RunLog
 from services.trainer.run_record import RunRecord, clear_record, write_record
-from services.trainer.shell import exec_form
 from shared.events import LOG_TAIL_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX, METRICS_MAX, RunStatus, utc_now
-from shared.processes import die_with_parent
 from shared.settings import is_secret_name
 
 log = structlog.get_logger("trainer")
@@ -42,13 +42,34 @@ class RunOutcome:
     log_tail: str
     started_at: datetime
     finished_at: datetime = field(default_factory=utc_now)
+    isolation: str = ""  # how the run was held, e.g. pid-namespace+cgroup-v2 (see containment.py)
 
 
-def training_environment(base: dict[str, str], gpu: str | None) -> dict[str, str]:
-    """The environment for a run: secrets and bus credentials removed, GPU pinned if asked."""
+# What a run gets from the trainer's environment: a shell's basics, the accelerator's and the math libraries'
+# settings, Python's and uv's own, and where caches live; a name that says it holds a secret only if passed by name.
+# Left out on purpose: PYTHONPATH and PYTHONSTARTUP (code from outside the room), PYTHONPYCACHEPREFIX (compiled
+# code one run could leave for the next), and everything else, the bus's and the LLM's settings included.
+RUN_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "SHELL", "VIRTUAL_ENV",
+    "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_CACHE", "OPENBLAS_NUM_THREADS",
+})
+RUN_ENV_PREFIXES = (
+    "LC_", "CUDA_", "NVIDIA_", "ROCM_", "HIP_", "HSA_", "NCCL_", "OMP_", "MKL_", "KMP_", "TORCH_", "PYTORCH_",
+    "TRITON_", "PYTHON", "UV_",
+)
+RUN_ENV_REFUSED = frozenset({"PYTHONPATH", "PYTHONSTARTUP", "PYTHONPYCACHEPREFIX"})
+
+
+def training_environment(base: dict[str, str], gpu: str | None, pass_env: Iterable[str] = ()) -> dict[str, str]:
+    """The environment for a run: only the allowed names of base, plus those named in pass_env; GPU pinned if asked."""
+    passed = set(pass_env)
     env = {
         key: value for key, value in base.items()
-        if not is_secret_name(key) and not key.startswith(("NATS_", "AUTORESEARCH_"))
+        if key in passed or (
+            (key in RUN_ENV_NAMES or key.startswith(RUN_ENV_PREFIXES))
+            and key not in RUN_ENV_REFUSED and not is_secret_name(key)
+        )
     }
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -109,26 +130,12 @@ def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(line if len(line) <= width else line[:width - 1] + "…" for line in shown[-lines:])
 
 
-def _kill_group(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL the group of a leader not yet reaped (so its group id cannot have been given to anyone else)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-async def _end(process: asyncio.subprocess.Process, group: RunGroup | None) -> None:
-    """Kill what is left of a run whose leader has been reaped, and wait until it is gone."""
-    if group is None:
-        _kill_group(process)
-    else:
-        await asyncio.to_thread(group.kill)
-
-
-async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: float) -> None:
+async def _watch_progress(output: RunLog, on_progress: ProgressCallback, every: float) -> None:
     seen: int | None = None
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(OSError):
-            step = last_step(read_end(log_path, 4000))
+            step = last_step(output.recent(4000))  # what the run printed last, whatever run.log had to drop
             if step and step[0] != seen:
                 seen = step[0]
                 try:
@@ -140,50 +147,63 @@ async def _watch_progress(log_path: Path, on_progress: ProgressCallback, every: 
 async def run_training(
     command: str, cwd: Path, timeout: float, env: dict[str, str], log_path: Path,
     on_progress: ProgressCallback | None = None, progress_every: float = 2.0,
-    record: Path | None = None, experiment_id: str = "", commit: str = "",
+    record: Path | None = None, experiment_id: str = "", commit: str = "", evaluation: str | None = None,
+    isolation: Isolation | None = None, log_cap: int = LOG_CAP,
 ) -> RunOutcome:
-    """Run the train command with output in log_path; past timeout, or at the end, kill its whole process group.
+    """Run the train command with output in log_path; past timeout, or at the end, kill every process it started.
 
-    While it runs, the run is written down in `record` and watched by a guard, so that it dies with the
-    trainer and a trainer started after this one can tell it is still there.
+    The run is held as `isolation` says (by default its process group and a reaper: containment.py); its
+    output reaches log_path through the trainer, which writes at most log_cap bytes (run_log.py). While it
+    runs, the run is written down in `record` and watched by a guard, so that it dies with the
+    trainer and a trainer started after this one can tell it is still there. With `evaluation`
+    ("module:function"), val_bpb counts only if that function returned it in the run (services/trainer/provenance.py).
     """
     started = utc_now()
     status: RunStatus = "ok"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_shell(
-            exec_form(command), cwd=cwd, env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
-        )
-    group = RunGroup.led_by(process.pid)  # None where there is no /proc: the group is then killed unchecked
+    isolation = isolation or Isolation()
+    witness = MetricWitness(evaluation)
+    output = RunLog(log_path, log_cap)
+    try:
+        run = await launch(command, cwd, witness.environment(env), output, isolation, witness.pass_fds)
+    except BaseException:
+        witness.close()
+        output.close()
+        raise
+    process = run.process
+    witness.start()
     watcher, guard = None, None
     try:
-        if group is not None:
+        if run.tree is not None:
             if record is not None:
-                write_record(record, RunRecord(group.pgid, process.pid, group.leader_start, group.boot,
-                                               started.isoformat(), experiment_id, commit, command))
-            guard = await Guard.start(group)
+                write_record(record, RunRecord.of(run.tree, process.pid, started.isoformat(), experiment_id, commit, command))
+            guard = await Guard.start(run.tree)
         if on_progress:
-            watcher = asyncio.create_task(_watch_progress(log_path, on_progress, progress_every))
+            watcher = asyncio.create_task(_watch_progress(output, on_progress, progress_every))
         await asyncio.wait_for(process.wait(), timeout)
     except TimeoutError:
         status = "timeout"
-        _kill_group(process)
-        await process.wait()
+        await run.kill()
     except BaseException:  # cancelled (the trainer is stopping), or the run could not be recorded or guarded
-        _kill_group(process)
-        await process.wait()
+        await run.kill()
         raise
     finally:
         if watcher:
             watcher.cancel()
-        await _end(process, group)  # stray children of a finished run die with it
+        await run.end()  # stray children of a finished run die with it
+        if guard is not None:
+            await guard.release()  # and what the guard saw of it, where only its process tree held it
+        await run.drain()
+        output.close()
+        observed = witness.finish()
         if record is not None:
             clear_record(record)
-        if guard is not None:
-            await guard.release()
     text = read_end(log_path)
     metrics = parse_summary(text)
     val_bpb = metrics.get("val_bpb")
     if status == "ok" and (process.returncode != 0 or not isinstance(val_bpb, float) or not math.isfinite(val_bpb)):
         status = "crash"
-    return RunOutcome(status, process.returncode, metrics, tail(text), started)
+    if status == "ok" and (reason := refusal(metrics, observed)) is not None:
+        status = "crash"
+        metrics, text = refused(metrics, text, reason)
+        log.warning("run refused", reason=reason)
+    return RunOutcome(status, process.returncode, metrics, tail(text), started, isolation=isolation.label)

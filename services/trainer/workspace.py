@@ -1,14 +1,16 @@
-"""The workspace repository, which only the trainer touches: checkouts and the campaign branch."""
+"""The workspace repository, which only the trainer touches: checkouts, each run's clean room, the campaign branch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
+from services.trainer.cleanroom import CleanRoom, sweep_rooms
 from services.trainer.workspace_config import load_workspace_config
-from shared.gitobjects import import_ref
+from shared.edits import EDITABLE
+from shared.gitobjects import import_ref, inert
 from shared.settings import SettingsError
 
 UNTRACKED = ("run.log", "results.tsv", ".autoresearch/")
@@ -29,9 +31,9 @@ def discarded_ref(campaign: str, commit: str) -> str:
 
 
 def open_repository(path: Path) -> git.Repo:
-    """The git repository whose working tree is path."""
+    """The git repository whose working tree is path, opened so that git runs nothing the repository names."""
     try:
-        return git.Repo(path)
+        return inert(git.Repo(path))
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise WorkspaceError(f"{path} is not a git repository (create one with `autoresearch init DIR`)") from None
 
@@ -77,6 +79,7 @@ class Workspace:
 
     path: Path
     campaign: str
+    room: CleanRoom | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.repo = open_repository(self.path)
@@ -92,6 +95,8 @@ class Workspace:
         exists = self.branch_exists()
         _require_ready(self.repo, self.path, exists)
         self._exclude_untracked()
+        sweep_rooms()  # what a trainer killed outright left in the temp folder
+        inert(self.repo)
         if exists:
             self.repo.git.checkout("-f", self.branch)
         else:
@@ -103,11 +108,30 @@ class Workspace:
         return self.repo.git.rev_parse(f"refs/heads/{self.branch}")
 
     def check_out(self, commit: str) -> None:
-        """Put commit in the working tree (detached) for a run; the branch does not move."""
+        """Build the clean room the next run of commit happens in, and put commit in the working tree (detached).
+
+        The branch does not move. The working tree shows what runs; the run itself never sees it.
+        """
+        self.drop_room()
+        inert(self.repo)
         self.repo.git.checkout("-f", "--detach", commit)
+        self.room = CleanRoom.build(self.repo, commit, self.path)
+
+    def take_room(self) -> CleanRoom:
+        """The room check_out built, now the caller's to run in and remove."""
+        room, self.room = self.room, None
+        if room is None:
+            raise RuntimeError("no clean room: check_out builds one before each run")
+        return room
+
+    def drop_room(self) -> None:
+        """Remove a room built for a run that never happened."""
+        if self.room is not None:
+            self.take_room().remove()
 
     def advance(self, commit: str) -> None:
         """Keep: move the branch to commit and check it out."""
+        inert(self.repo)
         self.repo.git.checkout("-f", "-B", self.branch, commit)
         self._drop_import_ref(commit)
 
@@ -116,6 +140,7 @@ class Workspace:
         if discarded and self.has_commit(discarded):  # a commit that never arrived has nothing to keep
             self.repo.git.update_ref(discarded_ref(self.campaign, discarded), discarded)
             self._drop_import_ref(discarded)
+        inert(self.repo)
         self.repo.git.checkout("-f", "-B", self.branch, commit)
 
     def has_commit(self, commit: str) -> bool:
@@ -125,6 +150,15 @@ class Workspace:
         except git.GitCommandError:
             return False
         return True
+
+    def refusal(self, commit: str, parent: str) -> str | None:
+        """Why an imported commit may not run here, or None: it must sit on parent and change train.py alone."""
+        actual = self.repo.git.rev_list("--parents", "-n", "1", commit).split()[1:]
+        if actual != [parent]:
+            return f"its parents are {', '.join(p[:7] for p in actual) or 'none'}, not the branch tip {parent[:7]}"
+        changed = set(self.repo.git.diff("--name-only", "--no-renames", "-z", parent, commit).split("\0")) - {""}
+        others = sorted(changed - {EDITABLE})
+        return f"it changes files other than {EDITABLE}: {', '.join(others)[:500]}" if others else None
 
     def _drop_import_ref(self, commit: str) -> None:
         """The branch or the discarded ref now holds the commit; the ref made on import is no longer needed."""

@@ -44,7 +44,8 @@ def test_a_training_run_finds_the_key_in_no_ancestor_under_up(tmp_path: Path, na
     env = {**os.environ, "NATS_URL": nats_server, "OPENAI_API_KEY": KEY, "SNOOP_REPORT": str(report)}
     done = subprocess.run(
         [sys.executable, "-m", "autoresearch", "up", "--workspace", str(workspace), "--tag", "snoop",
-         "--max-experiments", "0", "--http-port", "0", "--train-command", f"{sys.executable} train.py"],
+         "--max-experiments", "0", "--http-port", "0", "--train-command", f"{sys.executable} train.py",
+         "--pass-env", "SNOOP_REPORT"],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -14,29 +14,30 @@ from tests.conftest import git
 from tests.e2e.test_up import results_rows
 from tests.unit.test_runner import alive
 
-# Each step sleeps as long as the file `pace` says (untracked, so every commit's run reads it); a run that
-# finds it says so in `paced`, so the test knows a run is in a long step before it kills the trainer.
+# Each step sleeps as long as the file `pace` in the workspace says (untracked, so every commit's run reads it,
+# by its absolute path: a run happens in a clean room); a run that finds it says so in `paced`, so the test
+# knows a run is in a long step before it kills the trainer.
 PACED = (
     "import os\nimport pathlib\nimport time\n"
-    "PACE = pathlib.Path('pace')\n"
+    "PACE = pathlib.Path(@PACE@)\n"
     "def pause():\n"
     "    if PACE.exists():\n"
-    "        pathlib.Path('paced').write_text(str(os.getpid()))\n"
+    "        PACE.with_name('paced').write_text(str(os.getpid()))\n"
     "        time.sleep(float(PACE.read_text()))\n"
     "    else:\n"
     "        time.sleep(0.1)\n"
 )
 
 
-def training_processes(workspace: Path) -> list[int]:
-    """Live `python train.py` processes of the workspace (a shell around one is not counted)."""
+def training_processes(rooms: Path) -> list[int]:
+    """Live `python train.py` processes in a clean room under rooms (a shell around one is not counted)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             if not proc.name.isdigit() or (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
                 continue
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if argv[-2:] == [b"train.py", b""] and os.readlink(proc / "cwd") == str(workspace):
+            if argv[-2:] == [b"train.py", b""] and Path(os.readlink(proc / "cwd")).parent == rooms:
                 found.append(int(proc.name))
         except OSError:
             continue
@@ -60,10 +61,13 @@ async def test_a_trainer_killed_mid_run_leaves_one_run_at_a_time_and_the_limit_u
     toy_workspace: Path, nats_server: str,
 ) -> None:
     train_py = (toy_workspace / "train.py").read_text()
-    train_py = train_py.replace("import time\n", PACED, 1).replace("time.sleep(0.05)", "pause()")
+    pacing = PACED.replace("@PACE@", repr(str(toy_workspace / "pace")))
+    train_py = train_py.replace("import time\n", pacing, 1).replace("time.sleep(0.05)", "pause()")
     (toy_workspace / "train.py").write_text(train_py)
     git(toy_workspace, "commit", "-qam", "paced toy")
-    env = {**os.environ, "NATS_URL": nats_server}
+    rooms = toy_workspace.parent / "rooms"  # the temp folder of this campaign's runs
+    rooms.mkdir()
+    env = {**os.environ, "NATS_URL": nats_server, "TMPDIR": str(rooms)}
     command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(toy_workspace), "--tag", "kill9",
                "--http-port", "0", "--train-command", f"{sys.executable} train.py", "--max-experiments", "4"]
     up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -72,7 +76,7 @@ async def test_a_trainer_killed_mid_run_leaves_one_run_at_a_time_and_the_limit_u
     async def watch_process_table() -> None:
         nonlocal most_at_once
         while True:
-            most_at_once = max(most_at_once, len(training_processes(toy_workspace)))
+            most_at_once = max(most_at_once, len(training_processes(rooms)))
             await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch_process_table())

@@ -223,7 +223,7 @@ def test_workspace_keeps_only_the_branch_and_discarded_refs(toy_workspace: Path,
 
 
 def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that mention text or run in it (zombies excluded)."""
+    """Command lines of live processes that mention text or run in it or below it (zombies excluded)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
@@ -236,7 +236,7 @@ def processes_mentioning(text: str) -> list[str]:
             cwd = os.readlink(proc / "cwd")
         except OSError:
             cwd = ""
-        if text in cmdline or cwd == text:
+        if text in cmdline or cwd == text or cwd.startswith(text + os.sep):
             found.append(cmdline)
     return found
 
@@ -246,13 +246,15 @@ async def test_services_and_embedded_nats_do_not_outlive_a_killed_up(toy_workspa
     slow = (toy_workspace / "train.py").read_text().replace("time.sleep(0.05)", "time.sleep(2)")
     (toy_workspace / "train.py").write_text(slow)
     git(toy_workspace, "commit", "-qam", "slow toy")
-    env = {key: value for key, value in os.environ.items() if key != "NATS_URL"}
+    rooms = toy_workspace.parent / "rooms"  # the temp folder, where each run has a clean room
+    rooms.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "NATS_URL"} | {"TMPDIR": str(rooms)}
     command = [sys.executable, "-m", "autoresearch", "up", "--workspace", str(toy_workspace), "--tag", "killed",
                "--http-port", "0", "--train-command", f"{sys.executable} train.py"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = str(toy_workspace / ".autoresearch")
     for _ in range(300):
-        training = [cmd for cmd in processes_mentioning(str(toy_workspace)) if "train.py" in cmd and "--workspace" not in cmd]
+        training = [cmd for cmd in processes_mentioning(str(rooms)) if "train.py" in cmd]
         if len(processes_mentioning(state)) >= 6 and training:
             break
         await asyncio.sleep(0.1)
@@ -260,10 +262,10 @@ async def test_services_and_embedded_nats_do_not_outlive_a_killed_up(toy_workspa
     process.kill()
     process.wait()
     for _ in range(100):
-        if not processes_mentioning(state) and not processes_mentioning(str(toy_workspace)):
+        if not processes_mentioning(state) and not processes_mentioning(str(toy_workspace)) and not processes_mentioning(str(rooms)):
             break
         await asyncio.sleep(0.1)
-    survivors = processes_mentioning(state) + processes_mentioning(str(toy_workspace))
+    survivors = processes_mentioning(state) + processes_mentioning(str(toy_workspace)) + processes_mentioning(str(rooms))
     if survivors:  # don't leave them running after a failure
         subprocess.run(["pkill", "-9", "-f", state], check=False)
     assert survivors == []
