@@ -21,9 +21,10 @@ class EventTail:
 
     def __init__(
         self, url: str, campaign: str | None, on_event: Callable[[Event], None],
-        on_notice: Callable[[str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None, access: dict | None = None,
     ) -> None:
         self.url, self.campaign, self.on_event = url, campaign, on_event
+        self.access = access or {}  # nats.connect's credential and TLS options (shared/credentials.py)
         self.on_notice = on_notice or (lambda text: None)
         self.nc: nats.NATS | None = None
         self._closing = False
@@ -33,12 +34,14 @@ class EventTail:
         problems: list[Exception] = []
 
         async def remember(exc: Exception) -> None:  # without an error_cb nats-py prints a traceback per failed attempt
+            if problems and "authorization violation" in str(problems[-1]).lower():
+                return  # the reason; the reset connection that follows a refused login is only its echo
             problems[:] = [exc]  # the last one only: during an outage one comes every second
 
         try:
             self.nc = await asyncio.wait_for(nats.connect(
                 self.url, max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=remember,
-                disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
+                disconnected_cb=self._disconnected, reconnected_cb=self._reconnected, **self.access,
             ), wait)
         except Exception as exc:
             reason = problems[-1] if problems else exc

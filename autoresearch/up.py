@@ -8,12 +8,14 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nats
 from rich.console import Console
 
+from autoresearch.access import UpAccess
+from autoresearch.finish import wait_for_finish
 from autoresearch.supervision import Supervised, keep_nats_up, supervise
 from autoresearch.tail import EventTail, TailError
 from autoresearch.views import EventLines, campaign_view, print_results
@@ -23,11 +25,15 @@ from services.ledger import consumers as ledger_consumers
 from services.ledger.exits import API_EXIT
 from services.proposer import consumers as proposer_consumers
 from services.trainer import consumers as trainer_consumers
-from services.trainer.config import TrainerSettings
+from services.trainer.config import TrainerSettings, variable_names
 from services.trainer.workspace import preflight
-from shared.bus import STREAMS, Bus, connect
+from shared.auth import BusCredentials, CredentialFolderError
+from shared.bus import STREAMS, Bus, BusSetupError, connect
+from shared.credentials import CredentialsError
 from shared.embedded import EmbeddedNats, free_port
 from shared.events import CampaignFinished, Event
+from shared.permissions import ADMIN, MONITOR
+from shared.processes import keep_secrets_private
 from shared.replay import StreamCursor
 from shared.settings import LLM_PREFIX, is_secret_name, load_settings
 
@@ -51,18 +57,35 @@ class UpOptions:
     max_experiments: int | None = None
     resume: bool = False
     gpu: str | None = None
+    pass_env: list[str] = field(default_factory=list)
+    run_as: str | None = None
+    no_network: bool = False
     lookahead: int = 1
     proposers: int = 1
     proposer: str | None = None
     state_dir: Path | None = None
     http_port: int = 8750
+    verdicts: VerdictOptions = field(default_factory=lambda: VerdictOptions())
+
+
+@dataclass
+class VerdictOptions:
+    """The evaluator's keep rule and budgets; None leaves each to the evaluator's environment and defaults."""
+
+    keep_rule: str | None = None
+    baseline_runs: int | None = None
+    max_runs: int | None = None
+    noise_floor: float | None = None
+    vram_budget_gb: float | None = None
 
 
 def check_trainer(options: UpOptions) -> None:
     """Refuse, before anything starts, what the trainer would: bad settings or autoresearch.toml, an unusable workspace or tag."""
     load_settings(TrainerSettings, workspace=options.workspace, tag=options.tag, train_command=options.train_command,
                   run_timeout=options.run_timeout, gpu=options.gpu, lookahead=options.lookahead,
-                  max_experiments=options.max_experiments)
+                  max_experiments=options.max_experiments, pass_env=options.pass_env or None,
+                  run_as=options.run_as, no_network=options.no_network or None,
+                  state_dir=options.state_dir or options.workspace / ".autoresearch")
     preflight(options.workspace, options.tag, options.resume)
 
 
@@ -79,6 +102,10 @@ def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0)
                       run_timeout=options.run_timeout, lookahead=options.lookahead,
                       max_experiments=options.max_experiments, gpu=options.gpu,
                       session=os.urandom(8).hex())  # built once per `up`: the trainer's restarts share its session
+        args += [part for variable in variable_names(options.pass_env) for part in ("--pass-env", variable)]
+        args += flags(run_as=options.run_as) + (["--no-network"] if options.no_network else [])
+    elif name == "evaluator":
+        args += flags(**asdict(options.verdicts))
     elif name == "ledger":
         args += flags(results=options.workspace / "results.tsv", http_port=options.http_port)
     elif name == "proposer":
@@ -97,7 +124,7 @@ def campaign_durables(tag: str) -> set[str]:
     return set().union(*(consumers.durables(tag) for consumers in CONSUMERS))
 
 
-async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0) -> bool:
+async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0, access: dict | None = None) -> bool:
     """Wait until the given durable consumers have handled every event (other campaigns' are not waited for).
 
     False when that could not be seen within timeout, NATS being away included; the tail already says so.
@@ -108,7 +135,7 @@ async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         nc = await asyncio.wait_for(nats.connect(
-            url, error_cb=quietly, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+            url, error_cb=quietly, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2, **(access or {}),
         ), timeout)
     except Exception:  # TimeoutError, refused connections
         return False
@@ -130,11 +157,11 @@ async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0
             await nc.close()
 
 
-async def _prepare_stream(url: str) -> Bus:
-    """Reach NATS (failing clearly if it cannot be reached) and make sure the streams exist."""
+async def _prepare_stream(url: str, access: UpAccess) -> Bus:
+    """Reach NATS (failing clearly if it cannot be reached) and, as the admin, set up the streams and the object store."""
     try:
-        return await connect(url, "autoresearch-up", os.environ.get("NATS_CREDS"), wait=15.0)
-    except ConnectionError as exc:
+        return await connect(url, "autoresearch-up", access.creds(ADMIN), wait=15.0, tls=access.tls, manage=True)
+    except (ConnectionError, BusSetupError) as exc:
         raise UpError(str(exc)) from None
 
 
@@ -147,25 +174,29 @@ async def _finished_in_record(ends: StreamCursor, finished: asyncio.Event, stop:
                 finished.set()
 
 
-def service_environment(base: dict[str, str], name: str) -> dict[str, str]:
-    """What a service process may see: only proposers get the LLM's key and settings; every service keeps NATS's."""
+def service_environment(base: dict[str, str], name: str, pass_env: list[str] | None = None) -> dict[str, str]:
+    """What a service process may see: only proposers get the LLM's key and settings; every service keeps NATS's;
+    the trainer keeps the variables it is to pass to its runs."""
     if name == "proposer":
         return dict(base)
+    passed = set(variable_names(pass_env or [])) if name == "trainer" else set()
     return {
         key: value for key, value in base.items()
-        if key.startswith("NATS_") or not (is_secret_name(key) or key.startswith(LLM_PREFIX))
+        if key.startswith("NATS_") or key in passed or not (is_secret_name(key) or key.startswith(LLM_PREFIX))
     }
 
 
-def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list[Supervised]:
-    """One process per service, and as many proposers as asked for."""
+def _processes(options: UpOptions, state_dir: Path, env: dict[str, str], access: UpAccess | None = None) -> list[Supervised]:
+    """One process per service, and as many proposers as asked for, each with its own bus credentials."""
+    access = access or UpAccess()
     services = []
     for name in SERVICE_ORDER:
         for index in range(options.proposers if name == "proposer" else 1):
             label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
             reasons = {API_EXIT: f"its read API on port {options.http_port} could not start or stopped"} if name == "ledger" else {}
             services.append(Supervised(
-                label, service_args(name, options, state_dir, index), service_environment(env, name),
+                label, service_args(name, options, state_dir, index),
+                access.service_environment(service_environment(env, name, options.pass_env), name),
                 state_dir / "logs" / f"{label}.log", reasons,
             ))
     return services
@@ -173,25 +204,39 @@ def _processes(options: UpOptions, state_dir: Path, env: dict[str, str]) -> list
 
 async def run_up(options: UpOptions, console: Console) -> int:
     """Run a campaign until its experiment limit, Ctrl-C or SIGTERM; return the exit code."""
+    keep_secrets_private()  # a training run of the same user cannot read this process's environment from /proc
     check_trainer(options)
     state_dir = (options.state_dir or options.workspace / ".autoresearch").resolve()
     if options.http_port and port_in_use(options.http_port):
         busy, options.http_port = options.http_port, free_port()
         console.print(f"[yellow]port {busy} is taken; the ledger API uses {options.http_port} instead[/]")
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # never readable by a run as another user
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     embedded = None
     url = os.environ.get("NATS_URL")
-    if not url:
-        # the standard port when it is free, so `autoresearch watch` and `nats sub` find it without a URL
-        embedded = EmbeddedNats(state_dir / "nats", port=0 if port_in_use(DEFAULT_NATS_PORT) else DEFAULT_NATS_PORT)
+    try:
+        if not url:
+            # its own server admits only the credentials kept here (a state folder from before them gets them now)
+            credentials = BusCredentials.prepare(state_dir / "creds")
+            access = UpAccess.for_embedded(credentials)
+            # the standard port when it is free, so `autoresearch watch` and `nats sub` find it without a URL
+            port = 0 if port_in_use(DEFAULT_NATS_PORT) else DEFAULT_NATS_PORT
+            embedded = EmbeddedNats(state_dir / "nats", port=port, config=credentials.config)
+        else:
+            access = UpAccess.for_external()
+        connections = {role: access.options(role) for role in (ADMIN, MONITOR)}
+    except (CredentialFolderError, CredentialsError) as exc:
+        raise UpError(str(exc)) from None
+    if embedded:
         url = embedded.start()  # from this thread: the server must not outlive `up`
         console.print(f"[dim]embedded NATS at {url} (data in {embedded.data_dir})[/]")
+        console.print(f"[dim]{access.monitor_hint(url)}[/]", highlight=False)
     stop, finished = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []  # nohup keeps it running
     for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
         loop.add_signal_handler(sig, stop.set)
-    services = _processes(options, state_dir, {**os.environ, "NATS_URL": url})
+    services = _processes(options, state_dir, {**os.environ, "NATS_URL": url}, access)
     view = campaign_view(console)
 
     def show(event: Event) -> None:
@@ -199,11 +244,11 @@ async def run_up(options: UpOptions, console: Console) -> int:
         if isinstance(event, CampaignFinished):
             finished.set()
 
-    tail = EventTail(url, options.tag, show, view.notice)
+    tail = EventTail(url, options.tag, show, view.notice, access=connections[MONITOR])
     failure: list[str] = []
     bus = None
     try:
-        bus = await _prepare_stream(url)
+        bus = await _prepare_stream(url, access)
         ends = StreamCursor(bus, [CampaignFinished], options.tag)
         await ends.fetch_new()  # an earlier session's end is not this one's
         try:
@@ -218,10 +263,9 @@ async def run_up(options: UpOptions, console: Console) -> int:
         supervisor = asyncio.create_task(supervise(services, stop, failure, view.notice))
         keeper = asyncio.create_task(keep_nats_up(embedded, stop, failure, view.notice)) if embedded else None
         watcher = asyncio.create_task(_finished_in_record(ends, finished, stop))
-        done = asyncio.create_task(finished.wait())
-        await asyncio.wait({done, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-        if done.done() and not stop.is_set():
-            if not await wait_until_drained(url, campaign_durables(options.tag)):
+        await wait_for_finish(bus, options.tag, finished, stop, view.notice)
+        if not stop.is_set():
+            if not await wait_until_drained(url, campaign_durables(options.tag), access=connections[ADMIN]):
                 view.notice("could not confirm that every service handled its last events; --resume picks up any left")
         stop.set()
         await supervisor

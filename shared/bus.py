@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import nats
@@ -17,19 +17,15 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from shared.answers import RecentAnswers, SettledMessage
-from shared.events import EVENT_TYPES, Event, RunProgress, parse_event
+from shared.connection import Complaints, reach, unless_refused
+from shared.credentials import CredentialsError, TlsFiles, connect_options
+from shared.events import Event, parse_event
 from shared.failures import RetryLater, is_permanent, redelivery_delay
+from shared.streams import (  # noqa: F401 (the streams' names are the bus's too: services import them from here)
+    OBJECT_BUCKET, OBJECT_STREAM, PROGRESS_STREAM, STREAM, STREAMS, BusSetupError, check_streams,
+    ensure_streams, missing_stream, stream_of,
+)
 
-STREAM = "AUTORESEARCH"
-# Step lines are chatty (one every few seconds of every run): they live in their own stream with bounded
-# retention, so replays of the record never grow with them.
-PROGRESS_STREAM = "AUTORESEARCH_PROGRESS"
-PROGRESS_LIMITS = {"max_msgs": 100_000, "max_bytes": 256 * 1024 * 1024}
-STREAMS: dict[str, list[str]] = {
-    STREAM: [subject for subject in EVENT_TYPES if subject != RunProgress.subject],
-    PROGRESS_STREAM: [RunProgress.subject],
-}
-OBJECT_BUCKET = "autoresearch-objects"
 # How long an event handed to a process that died waits before JetStream gives it to the next one: the
 # longest pause in a service's recovery. Live handlers keep their events with in-progress acks every third of it.
 ACK_WAIT = 8.0
@@ -38,14 +34,6 @@ log = structlog.get_logger("bus")
 
 Handler = Callable[[Event], Awaitable[None]]
 Handlers = Mapping[type[Event], Handler]
-
-
-def stream_of(kinds: Iterable[type[Event]]) -> str:
-    """The one stream holding these event types; a consumer or replay reads one stream."""
-    streams = {name for kind in kinds for name, subjects in STREAMS.items() if kind.subject in subjects}
-    if len(streams) != 1:
-        raise ValueError(f"event types {sorted(k.__name__ for k in kinds)} do not live in exactly one stream: {streams}")
-    return streams.pop()
 
 
 @dataclass
@@ -66,14 +54,12 @@ class Bus:
         log.debug("published", subject=event.subject, experiment_id=event.experiment_id)
 
     async def objects(self):
-        """Return the object store bucket that carries git bundles."""
+        """Return the object store bucket that carries git bundles (made when the streams are set up)."""
         if self._objects is None:
             try:
                 self._objects = await self.js.object_store(OBJECT_BUCKET)
             except NotFoundError:
-                self._objects = await self.js.create_object_store(
-                    OBJECT_BUCKET, config=js_api.ObjectStoreConfig(bucket=OBJECT_BUCKET, storage=js_api.StorageType.FILE)
-                )
+                raise missing_stream(OBJECT_STREAM) from None
         return self._objects
 
     async def close(self) -> None:
@@ -83,58 +69,42 @@ class Bus:
             await self.nc.drain()
 
 
-async def connect(url: str, producer: str, creds: str | None = None, wait: float = 60.0) -> Bus:
-    """Connect to NATS (waiting up to `wait` seconds for it, then reconnecting forever); ensure the stream."""
+async def connect(
+    url: str, producer: str, creds: str | None = None, wait: float = 60.0, *, tls: TlsFiles | None = None,
+    manage: bool | None = None,
+) -> Bus:
+    """Connect to NATS (waiting up to `wait` seconds for it, then reconnecting forever) and check the streams.
 
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats error", error=str(exc))
-
-    closing = asyncio.Event()  # set by Bus.close: a disconnect then is expected, not worth a warning
-
-    async def on_disconnect() -> None:
-        if not closing.is_set():
-            log.warning("nats disconnected")
-
-    async def on_reconnect() -> None:
-        log.info("nats reconnected")
-
-    deadline = asyncio.get_running_loop().time() + wait
-    while True:  # the server may still be starting (a container beside this one)
-        try:
-            nc = await nats.connect(
-                url, name=producer, user_credentials=creds or None, max_reconnect_attempts=1, connect_timeout=5,
-                reconnect_time_wait=0.5, error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
-            )
-            # once connected, ride out any outage: keep reconnecting forever
-            nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1)
-            break
-        except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-            if asyncio.get_running_loop().time() >= deadline:
-                raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from None
-            log.warning("waiting for NATS", url=url, error=str(exc))
-            await asyncio.sleep(1.0)
+    creds is one credentials file of any kind (see shared/credentials.py). manage: create or bring up to date the
+    streams and the object store, the admin's work (`autoresearch up`); otherwise they must exist already. None
+    manages them only on a connection without credentials, to a server that lets anyone do it anyway.
+    """
+    try:
+        options = connect_options(creds, tls)
+    except CredentialsError as exc:
+        raise BusSetupError(str(exc)) from None
+    complaints, closing = Complaints(), asyncio.Event()  # closing: set by Bus.close, a disconnect then is expected
+    nc = await reach(url, producer, options, wait, complaints, closing)
+    if nc is None and complaints.login_refused:
+        who = f"the credentials in {creds}" if creds else "the connection without credentials"
+        raise BusSetupError(f"NATS at {url} refused {who}: set NATS_CREDS to a credentials file the server knows")
+    if nc is None:
+        raise BusSetupError(
+            f"TLS with NATS at {url} failed ({complaints.final_reason}): see NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY"
+        )
     # A JetStream acknowledgement takes milliseconds; one whose request died with the server never comes, and
     # the handler waiting for it is retried only when this runs out, so it is short.
     js = nc.jetstream(timeout=JETSTREAM_TIMEOUT)
-    await ensure_streams(js)
+    try:
+        if manage if manage is not None else not creds:
+            await unless_refused(ensure_streams(js), complaints)
+        else:
+            await check_streams(js)
+    except BaseException:
+        closing.set()
+        await nc.close()
+        raise
     return Bus(nc=nc, js=js, producer=producer, _closing=closing)
-
-
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create the event streams with file storage, or bring their subjects and limits up to date."""
-    # The record first: in a store made before run.progress had its own stream, the record's `run.*`
-    # must give way before the progress stream can claim the subject.
-    for name, subjects in STREAMS.items():
-        limits = PROGRESS_LIMITS if name == PROGRESS_STREAM else {}
-        config = js_api.StreamConfig(
-            name=name, subjects=subjects, storage=js_api.StorageType.FILE, duplicate_window=600.0,
-            discard=js_api.DiscardPolicy.OLD, **limits,
-        )
-        try:
-            await js.stream_info(name)
-            await js.update_stream(config)
-        except NotFoundError:
-            await js.add_stream(config)
 
 
 async def _keep_alive(msg: Msg, every: float) -> None:

@@ -54,6 +54,7 @@ class EmbeddedNats:
 
     data_dir: Path
     port: int = 0
+    config: Path | None = None  # a configuration file (the users and their permissions); every start uses it
     process: subprocess.Popen | None = None
 
     @property
@@ -68,8 +69,10 @@ class EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         log_file = (self.data_dir / "nats-server.log").open("ab")
+        # the store, address and port flags take precedence over anything the file says
+        config = ["-c", str(self.config)] if self.config is not None else []
         self.process = subprocess.Popen(
-            [find_nats_server(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
+            [find_nats_server(), *config, "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
              "-p", str(self.port), "--server_name", "autoresearch"],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
         )

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "AUTORESEARCH_NATS_URL"))
     nats_creds: str | None = Field(default=None, validation_alias=AliasChoices("NATS_CREDS", "AUTORESEARCH_NATS_CREDS"))
+    # TLS to the server: the CA that signed its certificate, and this client's certificate and key for mutual TLS
+    nats_tls_ca: str | None = Field(default=None, validation_alias=AliasChoices("NATS_TLS_CA", "AUTORESEARCH_NATS_TLS_CA"))
+    nats_tls_cert: str | None = Field(default=None, validation_alias=AliasChoices("NATS_TLS_CERT", "AUTORESEARCH_NATS_TLS_CERT"))
+    nats_tls_key: str | None = Field(default=None, validation_alias=AliasChoices("NATS_TLS_KEY", "AUTORESEARCH_NATS_TLS_KEY"))
     state_dir: Path = Field(default=Path(".autoresearch"), description="Where this service keeps its own files.")
     instance: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from shared.auth import BusCredentials
 from shared.bus import Bus, connect
 from shared.embedded import EmbeddedNats
 
 FIXTURES = Path(__file__).parent / "fixtures"
+TOY_PREPARE = (FIXTURES / "toy_prepare.py").read_text()
 
 
 @pytest.fixture
@@ -20,6 +23,28 @@ def nats_server(tmp_path: Path) -> Iterator[str]:
     server = EmbeddedNats(tmp_path / "nats")
     url = server.start()
     yield url
+    server.stop()
+
+
+@dataclass(frozen=True)
+class AuthNats:
+    """A running nats-server that admits only the project's credentials, and those credentials."""
+
+    url: str
+    credentials: BusCredentials
+
+    def creds(self, role: str) -> str:
+        """The credentials file of a role (admin, a service, monitor)."""
+        return self.credentials.file(role)
+
+
+@pytest.fixture
+def auth_nats_server(tmp_path: Path) -> Iterator[AuthNats]:
+    """A real nats-server with JetStream, each role's nkey and the permissions `up` gives its own server; no streams yet."""
+    credentials = BusCredentials.prepare(tmp_path / "creds")
+    server = EmbeddedNats(tmp_path / "auth-nats", config=credentials.config)
+    url = server.start()
+    yield AuthNats(url, credentials)
     server.stop()
 
 
@@ -44,7 +69,7 @@ def make_workspace(path: Path, train_py: str) -> Path:
     """A git repository with prepare.py and the given train.py in one commit."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "master")
-    (path / "prepare.py").write_text("TIME_BUDGET = 1\n")
+    (path / "prepare.py").write_text(TOY_PREPARE)
     (path / "train.py").write_text(train_py)
     git(path, "add", ".")
     git(path, "commit", "-q", "-m", "workspace")

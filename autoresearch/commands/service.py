@@ -31,6 +31,8 @@ def service(
     lookahead: Annotated[int | None, typer.Option(help="trainer: proposals prepared ahead.")] = None,
     max_experiments: Annotated[int | None, typer.Option(help="trainer: experiments beyond the baseline.")] = None,
     session: Annotated[str | None, typer.Option(help="trainer: the sitting --max-experiments counts from.")] = None,
+    run_as: Annotated[str | None, typer.Option(help="trainer: run the train command as this user (needs root).")] = None,
+    no_network: Annotated[bool, typer.Option("--no-network", help="trainer: runs get no network.")] = False,
     keep_rule: Annotated[str | None, typer.Option(help="evaluator: sprt (judged under measured noise) or greedy.")] = None,
     baseline_runs: Annotated[int | None, typer.Option(help="evaluator: runs of the unchanged baseline (default 3).")] = None,
     max_runs: Annotated[int | None, typer.Option(help="evaluator: runs of a change, and of the kept state, before deciding.")] = None,
@@ -52,7 +54,7 @@ def service(
     given = dict(
         nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
         train_command=train_command, run_timeout=run_timeout, gpu=gpu, pass_env=pass_env or None, lookahead=lookahead,
-        session=session,
+        session=session, run_as=run_as, no_network=no_network or None,
         max_experiments=max_experiments, results_path=results, http_host=http_host, http_port=http_port, proposer=proposer,
         llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model, keep_rule=keep_rule,
         baseline_runs=baseline_runs, max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb,

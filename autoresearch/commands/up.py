@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from autoresearch.terminal import CONFIG_EXIT, console, reported
+
+
+class KeepRuleName(str, Enum):
+    """The keep rules the evaluator knows."""
+
+    sprt = "sprt"
+    greedy = "greedy"
 
 
 def default_tag() -> str:
@@ -29,20 +37,39 @@ def up(
         "else the workspace's autoresearch.toml, else 600."))] = None,
     resume: Annotated[bool, typer.Option(help="Continue the campaign whose branch exists.")] = False,
     gpu: Annotated[str | None, typer.Option(help="CUDA_VISIBLE_DEVICES for training runs (default: inherited).")] = None,
+    pass_env: Annotated[list[str] | None, typer.Option(envvar="AUTORESEARCH_PASS_ENV", help=(
+        "Give training runs this environment variable as it is, even a secret (repeatable); "
+        "runs get nothing else but the basics."))] = None,
+    run_as: Annotated[str | None, typer.Option(envvar="AUTORESEARCH_RUN_AS", help=(
+        "Run the train command as this user (`up` must run as root); it may write in the run's folder, "
+        "never read the state folder."))] = None,
+    no_network: Annotated[bool, typer.Option("--no-network", envvar="AUTORESEARCH_NO_NETWORK", help=(
+        "Training runs get no network (a network namespace of their own); refused where that cannot be had."))] = False,
     lookahead: Annotated[int, typer.Option(min=0, envvar="AUTORESEARCH_LOOKAHEAD", help="Proposals prepared ahead of the running experiment; 0 is strictly sequential.")] = 1,
     proposers: Annotated[int, typer.Option(min=1, max=16, help="Proposer processes.")] = 1,
     proposer: Annotated[str | None, typer.Option(help="search or llm (default: llm when AUTORESEARCH_LLM_MODEL is set, else search).")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where services keep their state (default <workspace>/.autoresearch).")] = None,
     http_port: Annotated[int, typer.Option(min=0, max=65535, envvar="AUTORESEARCH_HTTP_PORT", help="Ledger API port; 0 turns it off.")] = 8750,
+    keep_rule: Annotated[KeepRuleName | None, typer.Option(help=(
+        "sprt: keep a change only when clearly better than the kept state's mean, with confirmation runs in between "
+        "(default); greedy: keep any run below the best single run so far."))] = None,
+    baseline_runs: Annotated[int | None, typer.Option(min=1, max=64, help="Runs of the unchanged baseline (default 3).")] = None,
+    max_runs: Annotated[int | None, typer.Option(min=1, max=32, help=(
+        "Runs of a change, and of the kept state, before an undecided change is judged on what is known (default 6)."))] = None,
+    noise_floor: Annotated[float | None, typer.Option(min=0, help="The least run-to-run noise σ the keep rule assumes (default 0).")] = None,
+    vram_budget_gb: Annotated[float | None, typer.Option(min=0, help="Discard runs whose peak memory is above this (default: none).")] = None,
 ) -> None:
     """Run the research loop: embedded NATS (unless NATS_URL is set) and all five services."""
-    from autoresearch.up import UpError, UpOptions, run_up
+    from autoresearch.up import UpError, UpOptions, VerdictOptions, run_up
     from shared.settings import SettingsError
 
     options = UpOptions(
         workspace=workspace.expanduser().resolve(), tag=tag or default_tag(), train_command=train_command,
         run_timeout=run_timeout, max_experiments=max_experiments, resume=resume, gpu=gpu, lookahead=lookahead,
-        proposers=proposers, proposer=proposer, state_dir=state_dir, http_port=http_port,
+        proposers=proposers, proposer=proposer, state_dir=state_dir, http_port=http_port, pass_env=pass_env or [],
+        run_as=run_as, no_network=no_network,
+        verdicts=VerdictOptions(keep_rule=keep_rule.value if keep_rule else None, baseline_runs=baseline_runs,
+                                max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb),
     )
     with reported(UpError, SettingsError, code=CONFIG_EXIT):
         code = asyncio.run(run_up(options, console))

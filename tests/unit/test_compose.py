@@ -18,13 +18,24 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+def mounts(service: dict) -> dict[str, tuple[str, str | None]]:
+    """Each mount of a service: target -> (source, subpath), from the short or the long syntax."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):  # source:target, where the source may hold ${VARIABLE:-default}
+            source, target = volume.removesuffix(":ro").rsplit(":", 1)
+            found[target] = (source, None)
+        else:
+            found[volume["target"]] = (volume["source"], volume.get("volume", {}).get("subpath"))
+    return found
+
+
 def test_nats_runs_jetstream_with_a_data_volume(compose: dict) -> None:
     nats = compose["services"]["nats"]
     assert nats["image"].startswith("nats:")
     assert "-js" in nats["command"]
     store = nats["command"][nats["command"].index("-sd") + 1]
-    assert any(volume.endswith(f":{store}") for volume in nats["volumes"])
-    assert store.split("/")[-1] and any(v.split(":")[0] in compose["volumes"] for v in nats["volumes"])
+    assert mounts(nats)[store][0] in compose["volumes"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -32,8 +43,49 @@ def test_each_service_runs_its_own_command_against_nats(compose: dict, name: str
     service = compose["services"][name]
     assert service["command"][:2] == ["service", name]
     assert service["environment"]["NATS_URL"] == "nats://nats:4222"
-    assert "nats" in service["depends_on"]
+    assert service["depends_on"]["nats"] == {"condition": "service_healthy"}
+    assert service["depends_on"]["streams"] == {"condition": "service_completed_successfully"}
     assert service["build"]["context"] == "."
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_mounts_only_its_own_credential(compose: dict, name: str) -> None:
+    service = compose["services"][name]
+    creds = service["environment"]["NATS_CREDS"]
+    assert mounts(service)[creds] == ("creds", f"{name}.nk")
+    assert [target for target, (source, _) in mounts(service).items() if source == "creds"] == [creds]
+
+
+def test_nats_starts_with_the_generated_configuration_and_admits_no_one_else(compose: dict) -> None:
+    services = compose["services"]
+    nats = services["nats"]
+    config = nats["command"][nats["command"].index("-c") + 1]
+    assert mounts(nats)[config] == ("creds", "nats.conf")
+    assert services["creds"]["command"][:3] == ["creds", "init", "--dir"]
+    assert mounts(services["creds"])[services["creds"]["command"][3]] == ("creds", None)
+    assert nats["depends_on"]["creds"] == {"condition": "service_completed_successfully"}
+    assert "creds" in compose["volumes"]
+
+
+def test_nats_publishes_no_port_and_reports_its_health(compose: dict) -> None:
+    nats = compose["services"]["nats"]
+    assert "ports" not in nats
+    assert nats["command"][nats["command"].index("-m") + 1] == "8222"
+    assert "http://127.0.0.1:8222/healthz" in nats["healthcheck"]["test"]
+    assert "# ports: [\"127.0.0.1:4222:4222\"]" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_the_streams_are_set_up_once_with_the_admin_credential(compose: dict) -> None:
+    streams = compose["services"]["streams"]
+    assert streams["command"] == ["streams"]
+    assert mounts(streams)[streams["environment"]["NATS_CREDS"]] == ("creds", "admin.nk")
+    assert streams["depends_on"]["nats"] == {"condition": "service_healthy"}
+    assert streams["restart"] == "no"
+
+
+def test_nothing_listens_on_every_interface_of_the_host(compose: dict) -> None:
+    published = [port for service in compose["services"].values() for port in service.get("ports", [])]
+    assert published and all(str(port).startswith("127.0.0.1:") for port in published)
 
 
 def test_only_the_trainer_image_is_built_with_torch(compose: dict) -> None:
@@ -55,17 +107,17 @@ def test_only_the_trainer_holds_the_gpu_and_the_workspace(compose: dict) -> None
     for name in SERVICES:
         service = compose["services"][name]
         devices = service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
-        mounts_workspace = any(v.split(":")[-1] == "/workspace" for v in service.get("volumes", []))
+        mounts_workspace = "/workspace" in mounts(service)
         holds_gpu = any("gpu" in d.get("capabilities", []) for d in devices)
         assert (holds_gpu, mounts_workspace) == ((True, True) if name == "trainer" else (False, False)), name
     assert "--workspace" in compose["services"]["trainer"]["command"]
     assert "AUTORESEARCH_TAG" in compose["services"]["trainer"]["environment"]
 
 
-def test_ledger_publishes_its_api_port(compose: dict) -> None:
+def test_ledger_publishes_its_api_port_on_the_loopback_only(compose: dict) -> None:
     ledger = compose["services"]["ledger"]
     port = ledger["command"][ledger["command"].index("--http-port") + 1]
-    assert f"{port}:{port}" in ledger["ports"]
+    assert ledger["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert ledger["command"][ledger["command"].index("--http-host") + 1] == "0.0.0.0"
 
 
