@@ -3,8 +3,10 @@
 Detected once per trainer process, strongest first. A cgroup keeps every process the run forks, whatever
 session it makes; a PID namespace also does (its first process dying kills the rest) and gives the run a
 /proc of its own, so it cannot read its ancestors' environments. Without a PID namespace, a reaper (a child
-subreaper) runs the command and keeps the run's orphans below it. Asked-for isolation that cannot be had is
-refused.
+subreaper) runs the command and keeps the run's orphans below it. Where the run has a mount namespace (the
+PID namespace's), the trainer's state folder and the workspace are covered in it (veil.py): the run cannot
+read the bus's credentials or the ledger, nor plant anything in .git, by absolute path. Asked-for isolation
+that cannot be had is refused.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.trainer.run_cgroup import VERSIONS, RunCgroup
 
 REAPER = Path(__file__).with_name("reaper.py")
+VEIL = Path(__file__).with_name("veil.py")
 PID_NAMESPACE = ("--pid", "--fork", "--mount-proc", "--kill-child")
 _PROBE_TIMEOUT = 10.0
 
@@ -62,6 +66,7 @@ class Isolation:
     pid_namespace: bool = False
     no_network: bool = False
     run_as: RunUser | None = None
+    hidden: tuple[tuple[str, str], ...] = ()  # (what, absolute folder) covered in the run's mount namespace
 
     @property
     def reaper(self) -> bool:
@@ -69,18 +74,25 @@ class Isolation:
         return not self.pid_namespace
 
     @property
+    def covered(self) -> tuple[tuple[str, str], ...]:
+        """The hidden folders, where the run has a mount namespace of its own to cover them in (never the host's)."""
+        return self.hidden if "--mount-proc" in self.unshare else ()
+
+    @property
     def label(self) -> str:
         """One word for run.finished's environment, e.g. pid-namespace+cgroup-v2+no-network+run-as-nobody."""
         parts = (["pid-namespace"] if self.pid_namespace else []) + ([f"cgroup-{self.cgroup}"] if self.cgroup else [])
         parts = parts or ["process-tree"]
         parts += (["no-network"] if self.no_network else []) + ([f"run-as-{self.run_as.name}"] if self.run_as else [])
-        return "+".join(parts)
+        return "+".join(parts + [f"{what}-hidden" for what, _ in self.covered])
 
     def argv(self, command: str) -> list[str]:
         """The command line that runs a shell command so held (the cgroup is joined before it starts)."""
         argv = ["/bin/sh", "-c", command]
         if self.run_as:
             argv = self.run_as.switch() + argv
+        if self.covered:  # before the change of user, which takes the right to mount away
+            argv = [sys.executable, "-I", str(VEIL), *(folder for _, folder in self.covered), "--", *argv]
         if self.unshare:
             argv = ["unshare", *self.unshare, "--", *argv]
         if self.reaper:  # outside setpriv: a run as another user cannot kill its reaper
@@ -174,7 +186,25 @@ def detect() -> Isolation:
     return Isolation(cgroup=cgroup, unshare=pid or (), pid_namespace=pid is not None)
 
 
-def plan(run_as: str | None = None, no_network: bool = False, state_dir: Path | None = None) -> Isolation:
+@functools.cache
+def veil_works(flags: tuple[str, ...]) -> bool:
+    """True when a run started with `unshare FLAGS` can have a folder of the host covered (veil.py)."""
+    with tempfile.TemporaryDirectory(prefix="autoresearch-veil-") as folder:
+        Path(folder, "seen").touch()
+        return _works(["unshare", *flags, "--", sys.executable, "-I", str(VEIL), folder, "--",
+                       "/bin/sh", "-c", 'test ! -e "$1/seen"', "sh", folder], cwd="/")
+
+
+def hidden_folders(unshare: tuple[str, ...], **folders: Path | None) -> tuple[tuple[str, str], ...]:
+    """The folders a run's mount namespace covers: those given, resolved, less any that holds the runs' rooms."""
+    rooms = Path(tempfile.gettempdir()).resolve()  # where cleanroom.py makes each run's folder
+    resolved = {what: path.resolve() for what, path in folders.items() if path is not None}
+    wanted = tuple((what, str(path)) for what, path in resolved.items() if not rooms.is_relative_to(path))
+    return wanted if wanted and veil_works(unshare) else ()
+
+
+def plan(run_as: str | None = None, no_network: bool = False, state_dir: Path | None = None,
+         workspace: Path | None = None) -> Isolation:
     """What runs get here with the isolation asked for; IsolationUnavailable when some of it cannot be had."""
     isolation = detect()
     unshare = isolation.unshare
@@ -188,7 +218,8 @@ def plan(run_as: str | None = None, no_network: bool = False, state_dir: Path | 
     user = RunUser.named(run_as) if run_as else None
     if user is not None:
         _check_run_user(user, state_dir)
-    return Isolation(isolation.cgroup, unshare, isolation.pid_namespace, no_network, user)
+    hidden = hidden_folders(unshare, state=state_dir, workspace=workspace) if isolation.pid_namespace else ()
+    return Isolation(isolation.cgroup, unshare, isolation.pid_namespace, no_network, user, hidden)
 
 
 def _check_run_user(user: RunUser, state_dir: Path | None) -> None:

@@ -101,7 +101,8 @@ async def record_limit(bus: Bus, settings: TrainerSettings, progress: CampaignPr
 async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> None:
     """Kill any run left behind, then run the baseline, then commits as they come, until stop is set."""
     settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # never readable by a run as another user
-    isolation = await asyncio.to_thread(plan, settings.run_as, settings.no_network, settings.state_dir)
+    isolation = await asyncio.to_thread(
+        plan, settings.run_as, settings.no_network, settings.state_dir, settings.workspace)
     log.info("run isolation", isolation=isolation.label, cgroup=isolation.cgroup, pid_namespace=isolation.pid_namespace,
              reaper=isolation.reaper, no_network=isolation.no_network, run_as=settings.run_as)
     record = record_path(settings.state_dir.resolve(), settings.tag, settings.workspace)
