@@ -50,21 +50,20 @@ def render_metrics(store: EventStore, sse_clients: int = 0) -> str:
     for view, summary in summaries:
         for status, count in summary.counts.model_dump().items():
             out.sample("autoresearch_experiments", count, campaign=view.campaign, status=status)
-    out.family("autoresearch_best_val_bpb", "gauge", "Best val_bpb kept so far.")
-    for view, summary in summaries:
-        if summary.best_val_bpb is not None:
-            out.sample("autoresearch_best_val_bpb", summary.best_val_bpb, campaign=view.campaign)
-    out.family("autoresearch_baseline_val_bpb", "gauge", "val_bpb of the campaign's unchanged baseline.")
-    for view, summary in summaries:
-        if summary.baseline_val_bpb is not None:
-            out.sample("autoresearch_baseline_val_bpb", summary.baseline_val_bpb, campaign=view.campaign)
-    out.family("autoresearch_noise_sigma", "gauge", "The campaign's noise estimate (sigma) used by its latest verdict.")
-    for view, summary in summaries:
-        if summary.sigma is not None:
-            out.sample("autoresearch_noise_sigma", summary.sigma, campaign=view.campaign)
-    out.family("autoresearch_confirmation_runs", "gauge", "Runs beyond each experiment's first (confirmation runs).")
-    for view, summary in summaries:
-        out.sample("autoresearch_confirmation_runs", summary.confirmation_runs, campaign=view.campaign)
+    gauges = (
+        ("autoresearch_best_val_bpb", "Best val_bpb kept so far.", lambda summary: summary.best_val_bpb),
+        ("autoresearch_baseline_val_bpb", "val_bpb of the campaign's unchanged baseline.",
+         lambda summary: summary.baseline_val_bpb),
+        ("autoresearch_noise_sigma", "The campaign's noise estimate (sigma) used by its latest verdict.",
+         lambda summary: summary.sigma),
+        ("autoresearch_confirmation_runs", "Runs beyond each experiment's first (confirmation runs).",
+         lambda summary: summary.confirmation_runs),
+    )
+    for name, help_text, value_of in gauges:
+        out.family(name, "gauge", help_text)
+        for view, summary in summaries:
+            if (value := value_of(summary)) is not None:
+                out.sample(name, value, campaign=view.campaign)
     out.family("autoresearch_run_duration_seconds", "histogram", "Wall-clock duration of finished training runs.")
     for view in views:
         durations = [
