@@ -18,7 +18,6 @@ from shared.replay import replay
 from tests.conftest import git
 from tests.e2e.test_trainer_killed import trainer_of
 from tests.e2e.test_up import results_rows
-from tests.unit.test_runner import alive
 
 # The n-th run of the campaign prints VALUES[n] (then 1.05: clearly worse). The baseline's three runs give
 # σ̂ = 0.01 on two degrees of freedom, which the rule raises to 0.018; the first change's 0.95 is a gain of
@@ -105,9 +104,8 @@ async def test_services_killed_during_a_confirmation_run_lose_nothing_and_repeat
             if files["marker"].exists() and files["marker"].read_text().startswith("4 "):
                 break
             await asyncio.sleep(0.05)
-        run = int(files["marker"].read_text().split()[1])
         trainer, evaluator = trainer_of(up.pid), service_of(up.pid, "evaluator")
-        assert alive(run) and trainer is not None and evaluator is not None
+        assert trainer is not None and evaluator is not None  # the slow confirmation run is under way
         os.kill(evaluator, 9)
         os.kill(trainer, 9)
         files["pace"].unlink()

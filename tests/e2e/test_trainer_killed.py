@@ -14,9 +14,9 @@ from tests.conftest import git
 from tests.e2e.test_up import results_rows
 from tests.unit.test_runner import alive
 
-# Each step sleeps as long as the file `pace` in the workspace says (untracked, so every commit's run reads it,
-# by its absolute path: a run happens in a clean room); a run that finds it says so in `paced`, so the test
-# knows a run is in a long step before it kills the trainer.
+# Each step sleeps as long as the file `pace` beside the workspace says (every commit's run reads it by its
+# absolute path: a run happens in a clean room, and the workspace itself is hidden from it); a run that finds
+# it says so in `paced`, so the test knows a run is in a long step before it kills the trainer.
 PACED = (
     "import os\nimport pathlib\nimport time\n"
     "PACE = pathlib.Path(@PACE@)\n"
@@ -61,7 +61,7 @@ async def test_a_trainer_killed_mid_run_leaves_one_run_at_a_time_and_the_limit_u
     toy_workspace: Path, nats_server: str,
 ) -> None:
     train_py = (toy_workspace / "train.py").read_text()
-    pacing = PACED.replace("@PACE@", repr(str(toy_workspace / "pace")))
+    pacing = PACED.replace("@PACE@", repr(str(toy_workspace.parent / "pace")))
     train_py = train_py.replace("import time\n", pacing, 1).replace("time.sleep(0.05)", "pause()")
     (toy_workspace / "train.py").write_text(train_py)
     git(toy_workspace, "commit", "-qam", "paced toy")
@@ -80,7 +80,7 @@ async def test_a_trainer_killed_mid_run_leaves_one_run_at_a_time_and_the_limit_u
             await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch_process_table())
-    pace, paced = toy_workspace / "pace", toy_workspace / "paced"
+    pace, paced = toy_workspace.parent / "pace", toy_workspace.parent / "paced"
     try:
         results = toy_workspace / "results.tsv"
         for _ in range(600):  # the baseline and one experiment decided: a limit recomputed at restart would move
@@ -92,7 +92,8 @@ async def test_a_trainer_killed_mid_run_leaves_one_run_at_a_time_and_the_limit_u
             if paced.exists() and paced.read_text():
                 break
             await asyncio.sleep(0.05)
-        run, trainer = int(paced.read_text()), trainer_of(up.pid)
+        # the pid the run wrote is its own namespace's; the host's is the one training in a room now
+        [run], trainer = training_processes(rooms), trainer_of(up.pid)
         assert alive(run) and trainer is not None
         os.kill(trainer, 9)
         pace.unlink()  # the run again after the restart takes its usual time
