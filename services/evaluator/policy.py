@@ -137,6 +137,8 @@ def _sequential(evidence: Evidence, rule: KeepRule, value: float, sigma: float) 
     if more is not None:
         which = "the kept state" if more else "the change"
         return Decision("confirm", f"gain {gain:.6f} ({size}) not yet decided: one more run of {which}", value, sigma, more)
+    if better > 0:  # the run budget is spent: the likelier hypothesis wins (a truncated test's usual end)
+        return Decision("keep", f"likelier a gain than none after {n_c} runs: gain {gain:.6f} ({size}); {runs}", value, sigma)
     if simpler and test.not_worse(gain, sigma, n_c, n_k) > 0:
         return Decision("keep", f"cannot be told apart after {n_c} runs, with less code (simplicity): {runs}", value, sigma)
     return Decision("discard", f"not shown better after {n_c} runs: gain {gain:.6f} ({size}); {runs}", value, sigma)

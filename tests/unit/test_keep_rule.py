@@ -75,10 +75,12 @@ def test_confirmation_runs_decide_once_the_mean_is_clear():
     assert decide(evidence(0.98, 1.0, 1.01, 0.995, kept=(1.0, 1.01, 0.99, 1.0)), SPRT).status == "discard"
 
 
-def test_the_run_budget_ends_in_a_discard_when_still_undecided():
+def test_at_the_run_budget_the_likelier_hypothesis_decides():
     rule = KeepRule(max_runs=2)
-    decision = decide(evidence(0.985, 0.985, kept=(1.0, 1.0), confirmations=2), rule)
-    assert decision.status == "discard" and "not shown better after 2 runs" in decision.reason
+    small = decide(evidence(0.99, 0.99, kept=(1.0, 1.0), confirmations=2), rule)  # 1σ: likelier no gain than 3σ
+    assert small.status == "discard" and "not shown better after 2 runs" in small.reason
+    larger = decide(evidence(0.98, 0.98, kept=(1.0, 1.0), confirmations=2), rule)  # 2σ: likelier 3σ than none
+    assert larger.status == "keep" and "likelier a gain than none after 2 runs" in larger.reason
 
 
 def test_a_simpler_change_that_cannot_be_told_apart_is_kept_with_the_reason():
