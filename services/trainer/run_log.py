@@ -19,11 +19,24 @@ _RECENT = 8192  # enough for the progress watcher's look at the latest lines
 _GAP_LINE_MAX = 100
 
 
+def _fresh(path: Path):
+    """A new regular file at path, opened for writing and reading back.
+
+    Whatever is at path goes first, never followed: a run that put a link there (to a start-up file, a key)
+    neither gets it overwritten nor gets its content read back into an event.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "w+b")
+
+
 class RunLog:
     """run.log as the run's output arrives: the head, then a gap line, then the kept end."""
 
     def __init__(self, path: Path, cap: int = LOG_CAP, end: int = LOG_END_KEPT) -> None:
-        self.file = path.open("wb")
+        self.file = _fresh(path)
+        self.final_text = ""  # the end of what was written, read back from this file at close
         self.end_size = max(min(end, (cap - _GAP_LINE_MAX) // 2), 0)
         self.head_room = max(cap - self.end_size - _GAP_LINE_MAX, 0)
         self.written = self.seen = 0
@@ -55,6 +68,10 @@ class RunLog:
         if dropped:
             self._put(f"\n[run.log cut here: {dropped} bytes of output left out]\n".encode())
         self._put(end)
+        with contextlib.suppress(OSError):
+            self.file.flush()
+            self.file.seek(max(self.file.tell() - LOG_END_KEPT, 0))
+            self.final_text = self.file.read().decode(errors="replace")
         with contextlib.suppress(OSError):
             self.file.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from services.trainer.containment import Isolation
 from services.trainer.guard import Guard
 from services.trainer.launch import launch
 from services.trainer.provenance import MetricWitness, refusal, refused
-from services.trainer.run_log import LOG_CAP, RunLog
+from services.trainer.run_log import LOG_CAP, LOG_END_KEPT, RunLog
 from services.trainer.run_record import RunRecord, clear_record, write_record
 from shared.events import LOG_TAIL_MAX, METRIC_NAME_MAX, METRIC_TEXT_MAX, METRICS_MAX, RunStatus, utc_now
 from shared.settings import is_secret_name
@@ -26,7 +25,7 @@ from shared.settings import is_secret_name
 log = structlog.get_logger("trainer")
 
 LOG_TAIL_LINES = 50
-LOG_READ_MAX = 1024 * 1024  # the summary block and the tail are at the end of the log
+LOG_READ_MAX = LOG_END_KEPT  # the summary block and the tail are at the end of the log: only that much is read back
 _STEP = re.compile(r"step\s+(\d+)(?:\s*\(\s*([\d.]+)%\s*\))?.*?loss:\s*([-+\d.eE]+|nan|inf)", re.IGNORECASE)
 
 ProgressCallback = Callable[[int, float | None, float | None], Awaitable[None]]
@@ -79,14 +78,6 @@ def training_environment(base: dict[str, str], gpu: str | None, pass_env: Iterab
 def screen_lines(text: str) -> list[str]:
     """Lines as a terminal shows them: a carriage return overwrites the line so far."""
     return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
-
-
-def read_end(path: Path, size: int = LOG_READ_MAX) -> str:
-    """The last `size` bytes of a log as text: a run may print gigabytes, the trainer reads a bounded end."""
-    with path.open("rb") as file:
-        file.seek(0, os.SEEK_END)
-        file.seek(max(file.tell() - size, 0))
-        return file.read().decode(errors="replace")
 
 
 def parse_summary(text: str) -> dict[str, float | str]:
@@ -197,7 +188,7 @@ async def run_training(
         observed = witness.finish()
         if record is not None:
             clear_record(record)
-    text = read_end(log_path)
+    text = output.final_text  # from the file the trainer wrote, never by path: the run may have swapped the path
     metrics = parse_summary(text)
     val_bpb = metrics.get("val_bpb")
     if status == "ok" and (process.returncode != 0 or not isinstance(val_bpb, float) or not math.isfinite(val_bpb)):
