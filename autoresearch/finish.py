@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from services.trainer.progress import CampaignProgress
 from shared.bus import Bus
-from shared.events import (
-    CampaignFinished, ProposalExhausted, ProposalRejected, ProposalRequested, VerdictDecided,
-)
-from shared.ids import experiment_id
+from shared.events import CampaignFinished, ProposalExhausted, ProposalRejected, ProposalRequested, VerdictDecided
 from shared.replay import replay
 
 RECORD = [ProposalRequested, ProposalRejected, ProposalExhausted, VerdictDecided, CampaignFinished]
@@ -18,27 +16,13 @@ async def finish_borne_out(bus: Bus, campaign: str) -> bool:
     """True when the record holds a campaign.finished for as many experiments as were decided, with no ticket open.
 
     The trainer announces the end only once every ticket it issued is decided or set free, so an end
-    published in the middle of a run (by anyone) does not match the record and does not stop `up`.
+    published in the middle of a run (by anyone) does not match the record and does not stop `up`. The
+    record is read with the trainer's own fold, so both count tickets and decisions by one rule.
     """
-    tickets: set[str] = set()
-    settled: set[str] = set()
-    decided: set[str] = set()
-    baseline = False
-    finishes: list[CampaignFinished] = []
+    progress = CampaignProgress(campaign)
     for event in await replay(bus, RECORD, campaign):
-        if isinstance(event, ProposalRequested):
-            if event.sequence <= len(tickets) + 1 and event.experiment_id == experiment_id(campaign, event.sequence):
-                tickets.add(event.experiment_id)
-        elif isinstance(event, ProposalRejected | ProposalExhausted):
-            settled.add(event.experiment_id)
-        elif isinstance(event, VerdictDecided):
-            baseline |= event.baseline
-            if not event.baseline:
-                decided.add(event.experiment_id)
-        elif isinstance(event, CampaignFinished):
-            finishes.append(event)
-    open_tickets = tickets - settled - decided
-    return baseline and not open_tickets and any(finish.experiments == len(decided) for finish in finishes)
+        progress.apply(event)
+    return progress.baseline_decided and progress.outstanding == 0 and progress.decided in progress.announced
 
 
 async def wait_for_finish(bus: Bus, campaign: str, finished: asyncio.Event, stop: asyncio.Event, notice) -> None:

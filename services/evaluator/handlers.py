@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.evaluator.policy import Decision, KeepRule, decide
-from services.evaluator.standings import Campaign, Standings
+from services.evaluator.noise import mean
+from services.evaluator.policy import Decision, Evidence, KeepRule, decide
+from services.evaluator.standings import Campaign, RunFact, Standings
 from shared.events import ConfirmationRequested, Event, RunFinished, VerdictDecided
 from shared.ids import confirmation_id, verdict_id
 
@@ -36,19 +37,17 @@ async def on_run_finished(event: RunFinished, judge: Judge) -> None:
     if event.experiment_id in state.decided:
         return
     judge.standings.apply(event)
-    evidence = state.evidence(event.experiment_id)
-    if evidence is None:  # a re-run of the kept state before any run of the change: nothing to judge yet
+    first, evidence = state.candidate_of(event.experiment_id), state.evidence(event.experiment_id)
+    if first is None or evidence is None:  # a re-run of the kept state before any run of the change: nothing to judge
         return
     decision = decide(evidence, judge.rule)
     if decision.status == "confirm":
-        await _confirm(event, decision, state, judge)
+        await _confirm(event, decision, first, state, judge)
         return
-    await _verdict(event, decision, state, judge)
+    await _verdict(event, decision, first, evidence, state, judge)
 
 
-async def _confirm(event: RunFinished, decision: Decision, state: Campaign, judge: Judge) -> None:
-    first = state.candidate_of(event.experiment_id)
-    assert first is not None  # evidence exists, so the change has run
+async def _confirm(event: RunFinished, decision: Decision, first: RunFact, state: Campaign, judge: Judge) -> None:
     commit = state.head if decision.confirm_kept and state.head else first.commit
     # the change's first run is repeat 0; the kept state's re-runs in this experiment count from 1
     repeat = sum(1 for run in state.runs[event.experiment_id].values() if run.commit == commit) + decision.confirm_kept
@@ -63,10 +62,9 @@ async def _confirm(event: RunFinished, decision: Decision, state: Campaign, judg
              kept_state=decision.confirm_kept, reason=decision.reason)
 
 
-async def _verdict(event: RunFinished, decision: Decision, state: Campaign, judge: Judge) -> None:
-    first = state.candidate_of(event.experiment_id)
-    evidence = state.evidence(event.experiment_id)
-    assert first is not None and evidence is not None
+async def _verdict(
+    event: RunFinished, decision: Decision, first: RunFact, evidence: Evidence, state: Campaign, judge: Judge,
+) -> None:
     parent = state.head or first.parent or first.commit
     keep = decision.status == "keep"
     kept_before = evidence.kept
@@ -97,4 +95,4 @@ def _bar(state: Campaign, rule: KeepRule, values: tuple[float, ...]) -> float | 
     """What the next change must beat: the kept state's mean (greedy: the best single draw so far)."""
     if rule.name == "greedy":
         return state.best_draw
-    return sum(values) / len(values) if values else None
+    return mean(values) if values else None

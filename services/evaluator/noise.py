@@ -27,12 +27,6 @@ def pooled_noise(groups: Iterable[Sequence[float]]) -> tuple[float, int] | None:
     return (math.sqrt(squares / freedom), freedom) if freedom else None
 
 
-def pooled_sigma(groups: Iterable[Sequence[float]]) -> float | None:
-    """The pooled standard deviation alone."""
-    noise = pooled_noise(groups)
-    return None if noise is None else noise[0]
-
-
 def cautious_sigma(sigma: float, freedom: int, confidence: float = CAUTION) -> float:
     """An upper confidence bound on σ from an estimate with `freedom` degrees of freedom.
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from services.evaluator.noise import SequentialTest, pooled_sigma
+from services.evaluator.noise import SequentialTest, pooled_noise
 from services.evaluator.policy import Evidence, KeepRule, decide, memory_gb
 
 SPRT = KeepRule()
@@ -24,14 +24,14 @@ def evidence(*candidate: float, kept: tuple[float, ...] = KEPT, sigma: float | N
 
 def test_pooled_sigma_uses_each_commit_s_own_mean():
     # two commits 0.1 apart, each scattering by exactly 0.01: the gap between them is not noise
-    assert pooled_sigma([[1.00, 1.02], [1.10, 1.12]]) == pytest.approx(math.sqrt(0.0002 * 2 / 2))
-    assert pooled_sigma([[1.0], [2.0]]) is None
+    assert pooled_noise([[1.00, 1.02], [1.10, 1.12]]) == (pytest.approx(math.sqrt(0.0002 * 2 / 2)), 2)
+    assert pooled_noise([[1.0], [2.0]]) is None
 
 
 def test_pooled_sigma_estimates_a_known_sigma():
     rng = random.Random(7)
     groups = [[rng.gauss(mu, 0.02) for _ in range(3)] for mu in (0.9, 1.0, 1.1) * 40]
-    assert pooled_sigma(groups) == pytest.approx(0.02, rel=0.1)
+    assert pooled_noise(groups)[0] == pytest.approx(0.02, rel=0.1)
 
 
 def test_noise_floor_applies_when_the_estimate_is_smaller():
