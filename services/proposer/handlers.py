@@ -15,6 +15,7 @@ from shared.events import NOTE_MAX, TEXT_MAX, Event, ProposalCreated, ProposalEx
 from shared.ids import exhausted_id, proposal_id
 
 log = structlog.get_logger("proposer")
+README = "README.md"
 
 
 @dataclass
@@ -27,6 +28,21 @@ class ProposerContext:
     read_file: Callable[[str, str, str], Awaitable[str | None]]
     producer: str
     instance: str | None = None
+
+
+def asks_for_readme(program_md: str | None) -> bool:
+    """True when program.md names README.md among the files to read, so the researcher is shown it too."""
+    return bool(program_md) and README.lower() in program_md.lower()
+
+
+async def _caught_up_to_baseline(ticket: ProposalRequested, ctx: ProposerContext) -> CampaignRecords:
+    """The records once they hold the baseline's verdict, or RetryLater so the ticket comes back after it."""
+    # The ticket and the records come from separate reads of the stream, so the records may lag behind a
+    # verdict published before the ticket: catch up once more before deciding the baseline is still running.
+    records = await ctx.records(ticket.campaign)
+    if not records.baseline_decided():
+        raise RetryLater("the baseline has no verdict yet: the first proposal waits for its result")
+    return records
 
 
 def _proposal(ticket: ProposalRequested, draft: Draft, ctx: ProposerContext) -> ProposalCreated:
@@ -47,14 +63,17 @@ async def on_proposal_requested(event: ProposalRequested, ctx: ProposerContext) 
     answered = records.get(event.experiment_id)
     if answered is not None and answered.proposed:
         return  # answered before a restart, or by another proposer
+    if getattr(ctx.researcher, "waits_for_baseline", False) and not records.baseline_decided():
+        records = await _caught_up_to_baseline(event, ctx)
     train_py = await ctx.read_file(event.campaign, event.base_commit, "train.py")
     if train_py is None:
         raise PermanentError(f"train.py is missing at {event.base_commit[:7]}")
+    program_md = await ctx.read_file(event.campaign, event.base_commit, "program.md")
     context = ResearchContext(
         campaign=event.campaign, experiment_id=event.experiment_id, base_commit=event.base_commit,
-        train_py=train_py, history=records.records(),
-        program_md=await ctx.read_file(event.campaign, event.base_commit, "program.md"),
+        train_py=train_py, history=records.records(), program_md=program_md,
         prepare_py=await ctx.read_file(event.campaign, event.base_commit, "prepare.py"),
+        readme_md=await ctx.read_file(event.campaign, event.base_commit, README) if asks_for_readme(program_md) else None,
     )
     try:
         draft = await ctx.researcher.propose(context)

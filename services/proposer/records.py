@@ -124,6 +124,10 @@ class CampaignRecords:
         record = self._records.setdefault(event.experiment_id, ExperimentRecord(event.experiment_id))
         _fold(record, event)
 
+    def baseline_decided(self) -> bool:
+        """True once the evaluator decided the campaign's baseline (kept it, or found it crashed)."""
+        return any(record.baseline and record.settled for record in self._records.values())
+
     def get(self, experiment_id: str) -> ExperimentRecord | None:
         """The record of one experiment, if any event of it was seen."""
         return self._records.get(experiment_id)

@@ -21,6 +21,7 @@ class ResearchContext:
     history: list[ExperimentRecord] = field(default_factory=list)
     program_md: str | None = None
     prepare_py: str | None = None
+    readme_md: str | None = None  # read only when program.md asks for it
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
+from services.proposer.llm.figures import summary_line
 from services.proposer.records import ExperimentRecord
 
 LOG_LINES = 50
@@ -62,6 +63,9 @@ def standing(records: Sequence[ExperimentRecord]) -> str:
     """The best so far, the baseline, and how far the last result is from the best."""
     top = best(records)
     if top is None:
+        base = next((r for r in records if r.baseline and r.settled), None)
+        if base is not None:  # the baseline was decided but nothing is kept: no score to beat, only a run to fix
+            return f"No kept result: the baseline ended as {base.run_status or base.status}; make train.py run."
         return "No result yet: the baseline has not been scored."
     lines = [f"Best val_bpb so far: {top.val_bpb:.6f} ({'baseline' if top.baseline else top.description}). Lower is better."]
     base = next((r for r in records if r.baseline and r.val_bpb is not None), None)
@@ -120,7 +124,7 @@ def previous_run(records: Sequence[ExperimentRecord]) -> str:
              + (f", val_bpb {last.val_bpb:.6f} as the mean of {last.runs} runs." if mean else ".")]
     if last.metrics:
         summary = "Summary of its last run: " if last.runs > 1 else "Summary: "
-        lines.append(summary + ", ".join(f"{k}: {v}" for k, v in list(last.metrics.items())[:16]))
+        lines.append(summary + summary_line(last.metrics))
     if last.loss_curve:
         lines.append("Training loss: " + loss_brief(last.loss_curve))
     top = best(records)

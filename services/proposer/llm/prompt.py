@@ -10,6 +10,9 @@ from services.proposer.researcher import ResearchContext
 
 CHARS_PER_TOKEN = 4  # a rough average for English and code; the budget is approximate on purpose
 MIN_TABLE_CHARS = 600
+SECTION_FRAME = 64  # a section's heading and the line breaks around it
+PROGRAM_TITLE = "Research instructions (program.md; the harness performs its setup and loop, you propose the change)"
+README_TITLE = "Repository context (README.md, as program.md asks)"
 
 PERSONA = """\
 You are an experienced researcher in LLM pretraining. You run a long series of experiments on a small
@@ -29,6 +32,24 @@ How you work:
 - After a crash, read the log, find the bug, and fix it or move on.
 - When progress stalls, do not stop and do not settle for tiny tweaks: try bolder, more radical ideas.
 You never run out of ideas; there is always another experiment worth a run."""
+
+# Appended to every persona, the built-in one or a user's: program.md is written for an agent that runs the
+# whole loop itself, and without this a model answers its setup steps instead of proposing a change.
+HARNESS = """\
+This harness runs program.md's setup and experiment loop for you. These steps, whatever program.md says,
+are done by the harness and never by you:
+- Setup: the run tag is agreed and the branch autoresearch/<tag> created; results.tsv is initialized, and a
+  row is appended to it for every experiment; the data and tokenizer of prepare.py are checked before the
+  first run. The files program.md asks you to read are in the message: train.py whole, prepare.py's fixed
+  constants, and README.md when program.md names it.
+- Each experiment: your change is applied to train.py and committed; the train command (e.g.
+  `uv run train.py > run.log 2>&1`) runs under a hard time limit; val_bpb and peak_vram_mb are read from
+  run.log; a crash's last 50 log lines are kept and shown to you.
+- The decision: the branch advances on a keep and is reset on a discard or crash. The unchanged baseline ran
+  first, and runs are repeated where needed so that a gain is told apart from run-to-run noise.
+- The loop never stops: you are asked again for every next experiment.
+What is left to you, every time: one change to train.py, answered as the JSON object described at the end
+of the message. Never answer with setup steps, a run tag, shell or git commands, questions or a plan."""
 
 ANSWER_FORMAT = """\
 Answer with exactly one JSON object (a ```json fence around it is fine; nothing else is read):
@@ -55,6 +76,24 @@ class PromptOptions:
     persona: str = field(default=PERSONA, repr=False)
 
 
+def system_prompt(persona: str) -> str:
+    """The system message: the persona, then what the harness does and what is left to the model."""
+    return f"{persona.rstrip()}\n\n{HARNESS}"
+
+
+def fitted(text: str, room: int, name: str) -> str:
+    """The text whole when it fits in room characters, else its beginning, cut at a line, and a note saying so."""
+    if len(text) <= room:
+        return text
+    note = f"[{name} is cut here to fit the prompt: the first {{shown}} of its {len(text)} characters are shown]"
+    keep = max(room - len(note) - 8, 0)
+    cut = text.rfind("\n", 0, keep + 1)
+    shown = text[: cut if cut > keep // 2 else keep]
+    if not shown.strip():
+        return f"[{name} ({len(text)} characters) is left out: the prompt has no room for it]"
+    return f"{shown.rstrip()}\n{note.format(shown=len(shown))}"
+
+
 def _section(title: str, body: str | None) -> str:
     return f"## {title}\n{body.strip()}\n" if body and body.strip() else ""
 
@@ -73,12 +112,11 @@ def plateau_note(streak: int, after: int) -> str:
 def build_prompt(context: ResearchContext, options: PromptOptions) -> str:
     """The user message for one proposal: files, history, feedback, then the answer format."""
     records = ctx.in_order(context.history)
-    program = context.program_md or ""
     budget = options.context_tokens * CHARS_PER_TOKEN
     head = [
         f"Campaign {context.campaign}: propose the next experiment ({context.experiment_id}) "
         f"on top of commit {context.base_commit[:7]}.\n",
-        _section("Research instructions (program.md)", program[: budget // 4]),
+        _section(PROGRAM_TITLE, fitted(context.program_md or "", budget // 4, "program.md")),
         _section("Fixed constants of prepare.py (read-only)", ctx.prepare_constants(context.prepare_py or "")),
     ]
     tail = [
@@ -92,9 +130,15 @@ def build_prompt(context: ResearchContext, options: PromptOptions) -> str:
         _section(f"train.py at {context.base_commit[:7]}", f"```python\n{context.train_py}\n```"),
         _section("Your answer", ANSWER_FORMAT.format(max_file_chars=options.max_file_chars)),
     ]
-    fixed = sum(map(len, head + tail)) + len(options.persona)
-    table = experiments_table(records, max(budget - fixed, MIN_TABLE_CHARS)) if records else "None yet."
-    return "\n".join(part for part in [*head, _section("Experiments so far (oldest first)", table), *tail] if part)
+    # train.py and the answer format are never cut. README.md gives way first: it gets at most a quarter of
+    # the budget, and only what the whole table leaves; once it is gone, the table's older rows go next.
+    room = budget - sum(map(len, head + tail)) - len(system_prompt(options.persona)) - len(head) - len(tail)
+    whole_table = len(experiments_table(records, max(room, MIN_TABLE_CHARS))) if records else 0
+    readme_room = min(room - max(whole_table, MIN_TABLE_CHARS) - 2 * SECTION_FRAME, budget // 4)
+    readme = _section(README_TITLE, fitted(context.readme_md, readme_room, "README.md")) if context.readme_md else ""
+    table = experiments_table(records, max(room - len(readme), MIN_TABLE_CHARS)) if records else "None yet."
+    parts = [*head[:2], readme, *head[2:], _section("Experiments so far (oldest first)", table), *tail]
+    return "\n".join(part for part in parts if part)
 
 
 def approximate_tokens(text: str) -> int:

@@ -11,7 +11,7 @@ from services.proposer.llm.budget import Budget, Prices
 from services.proposer.llm.client import ChatClient, Completion, LLMError, Message
 from services.proposer.llm.config import LLMSettings
 from services.proposer.llm.novelty import find_duplicate
-from services.proposer.llm.prompt import PERSONA, PromptOptions, approximate_tokens, build_prompt
+from services.proposer.llm.prompt import PERSONA, PromptOptions, approximate_tokens, build_prompt, system_prompt
 from services.proposer.researcher import Draft, NoIdea, ResearchContext
 
 log = structlog.get_logger("proposer.llm")
@@ -40,6 +40,7 @@ class LLMResearcher:
     budget: Budget = field(default_factory=Budget)
     answer_retries: int = 2
     kind: str = "llm"
+    waits_for_baseline: bool = True  # the first prompt shows the baseline's result, never "No result yet"
     # Tokens of answers that were never published, per campaign: no event records them, so this process does.
     _unrecorded: dict[str, tuple[int, int]] = field(default_factory=dict, init=False, repr=False)
 
@@ -50,8 +51,8 @@ class LLMResearcher:
             log.error("LLM budget spent: no more proposals for this campaign; raise the cap to continue",
                       campaign=context.campaign, reason=why)
             raise NoIdea(why)
-        prompt = build_prompt(context, self.options)
-        estimate = approximate_tokens(prompt) + approximate_tokens(self.options.persona)
+        prompt, system = build_prompt(context, self.options), system_prompt(self.options.persona)
+        estimate = approximate_tokens(prompt) + approximate_tokens(system)
         log.info("asking the model", experiment_id=context.experiment_id, model=self.client.model,
                  prompt_tokens_estimate=estimate)
         if estimate > self.options.context_tokens:
@@ -60,7 +61,7 @@ class LLMResearcher:
         messages, usage, problem = [Message("user", prompt)], _Usage(), ""
         for turn in range(1, self.answer_retries + 2):
             try:
-                completion = await self.client.complete(self.options.persona, messages)
+                completion = await self.client.complete(system, messages)
             except LLMError as exc:
                 self._remember_unpublished(context.campaign, usage)
                 raise NoIdea(f"the language model is unavailable: {exc}") from exc
