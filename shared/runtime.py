@@ -1,10 +1,13 @@
-"""Running a service process: logging, the bus connection, and a clean stop on SIGINT/SIGTERM."""
+"""Running a service process: logging, the bus connection, a heartbeat file while connected, a clean stop on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import structlog
 
@@ -16,6 +19,41 @@ from shared.settings import ServiceSettings
 
 Serve = Callable[[Bus, asyncio.Event], Awaitable[None]]
 SETUP_EXIT = 2  # as for a refused configuration: `up` does not restart a service that exits with it
+HEALTH_FOLDER = "health"
+HEARTBEAT_EVERY = 5.0  # seconds between touches; `autoresearch service-health` allows several to be missed
+
+
+def heartbeat_path(state_dir: Path, name: str, instance: str) -> Path:
+    """The file a running service touches while it holds its bus connection: one per service instance."""
+    return state_dir / HEALTH_FOLDER / f"{name}-{re.sub(r'[^A-Za-z0-9._-]', '_', instance)}"
+
+
+def heartbeats(state_dir: Path, name: str) -> list[Path]:
+    """The heartbeat files of every instance of a service that keeps its state in state_dir."""
+    return sorted((state_dir / HEALTH_FOLDER).glob(f"{name}-*"))
+
+
+def _touch(path: Path) -> None:
+    # the state folder may be made here first: private, as the trainer keeps it from its runs
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.touch()
+
+
+async def keep_heartbeat(path: Path, connected: Callable[[], bool], every: float = HEARTBEAT_EVERY) -> None:
+    """Touch path every `every` seconds while connected() holds, until cancelled; a failed touch is logged once."""
+    log = structlog.get_logger("health")
+    failing = False
+    while True:
+        if connected():
+            try:
+                await asyncio.to_thread(_touch, path)  # off the loop: a slow disk never holds up a handler
+                failing = False
+            except OSError as exc:
+                if not failing:
+                    log.warning("heartbeat file cannot be written", path=str(path), reason=str(exc))
+                failing = True
+        await asyncio.sleep(every)
 
 
 async def serve_until_stopped(name: str, settings: ServiceSettings, serve: Serve) -> None:
@@ -28,9 +66,16 @@ async def serve_until_stopped(name: str, settings: ServiceSettings, serve: Serve
     tls = TlsFiles(settings.nats_tls_ca, settings.nats_tls_cert, settings.nats_tls_key)
     bus = await connect(settings.nats_url, f"{name}/{settings.instance}", settings.nats_creds, tls=tls)
     log.info("service started", instance=settings.instance)
+    beat = heartbeat_path(settings.state_dir, name, settings.instance)
+    heartbeat = asyncio.create_task(keep_heartbeat(beat, lambda: bus.nc.is_connected, HEARTBEAT_EVERY))
     try:
         await serve(bus, stop)
     finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        with contextlib.suppress(OSError):
+            beat.unlink(missing_ok=True)  # a stopped service is not healthy, however recent its last beat
         await bus.close()
         log.info("service stopped")
 

@@ -38,7 +38,8 @@ def service(
     max_runs: Annotated[int | None, typer.Option(help="evaluator: runs of a change, and of the kept state, before deciding.")] = None,
     noise_floor: Annotated[float | None, typer.Option(help="evaluator: the least noise σ the keep rule assumes.")] = None,
     vram_budget_gb: Annotated[float | None, typer.Option(help="evaluator: discard runs whose peak memory is above this.")] = None,
-    results: Annotated[Path | None, typer.Option(help="ledger: results.tsv path for --tag.")] = None,
+    results: Annotated[Path | None, typer.Option(help=(
+        "trainer: results.tsv to keep, one row per decided experiment; ledger: results.tsv path for --tag."))] = None,
     http_host: Annotated[str | None, typer.Option(help="ledger: API host.")] = None,
     http_port: Annotated[int | None, typer.Option(help="ledger: API port (0 = off).")] = None,
     proposer: Annotated[str | None, typer.Option(help="proposer: search or llm.")] = None,

@@ -9,9 +9,9 @@ import structlog
 
 from services.ledger.broadcast import Broadcaster
 from services.ledger.gate import CampaignGate
-from services.ledger.results import render_results, write_atomically
 from services.ledger.store import EventStore
 from shared.events import Event, VerdictDecided
+from shared.results_tsv import render_results, write_atomically
 
 log = structlog.get_logger("ledger")
 

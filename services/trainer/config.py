@@ -64,6 +64,8 @@ class TrainerSettings(ServiceSettings):
         "Run the train command as this user (name or uid); the trainer must run as root. The run's folder is "
         "made writable by that user; the state folder must not be readable by it."))
     no_network: bool = Field(default=False, description="Runs get no network: a network namespace of their own.")
+    results_path: Path | None = Field(default=None, description=(
+        "results.tsv to keep: rewritten whole, one row per decided experiment, on each verdict (`up`: the workspace's)."))
 
     @field_validator("pass_env", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from services.trainer.handlers import (
 )
 from services.trainer.consumers import commits, control
 from services.trainer.progress import CampaignProgress
+from services.trainer.results_file import ResultsFile, recording
 from services.trainer.run_record import kill_leftover, record_path
 from services.trainer.runner import run_training, training_environment
 from services.trainer.workspace import Workspace, WorkspaceError
@@ -112,6 +113,8 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     producer = f"trainer/{settings.instance}"
     workspace = Workspace(settings.workspace.resolve(), settings.tag)
     progress = await open_campaign(bus, settings, workspace, producer)
+    results = ResultsFile(settings.results_path, settings.tag)
+    await results.catch_up(bus, progress.ran)
     run = functools.partial(
         run_training, settings.train_command, timeout=settings.run_timeout,
         env=training_environment(dict(os.environ), settings.gpu, settings.pass_env), log_path=log_path(workspace.path),
@@ -122,14 +125,16 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
         workspace=workspace, progress=progress, publish=bus.publish, run=room_runner(workspace, run),
         ensure_commit=lambda commit: ensure_commit(bus, workspace.repo, commit, settings.tag),
         command=settings.train_command, producer=producer, gpu=settings.gpu,
-        gpu_label=await asyncio.to_thread(gpu_name, settings.gpu),
+        gpu_label=await asyncio.to_thread(gpu_name, settings.gpu), session=settings.session,
+        run_timeout=settings.run_timeout,
     )
     if progress.awaiting_verdict is None:
         ctx.idle.set()
     # Confirmation runs arrive here, in order with the verdicts: each belongs to the experiment whose verdict is
     # awaited, while the next commit waits on the other consumer for that verdict.
     decisions = {
-        VerdictDecided: lambda e: on_verdict_decided(e, ctx), ProposalRejected: lambda e: on_proposal_rejected(e, ctx),
+        VerdictDecided: recording(lambda e: on_verdict_decided(e, ctx), results, lambda: ctx.progress.decided_experiments),
+        ProposalRejected: lambda e: on_proposal_rejected(e, ctx),
         ConfirmationRequested: lambda e: on_confirmation_requested(e, ctx),
         ProposalExhausted: lambda e: on_proposal_exhausted(e, ctx),
     }

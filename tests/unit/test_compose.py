@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,10 +41,16 @@ def test_nats_runs_jetstream_with_a_data_volume(compose: dict) -> None:
     assert mounts(nats)[store][0] in compose["volumes"]
 
 
+def cli_args(service: dict) -> list[str]:
+    """The autoresearch command line a service runs: the trainer's names the program, its entrypoint runs it."""
+    command = service["command"]
+    return command[1:] if command[0] == "autoresearch" else command
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_service_runs_its_own_command_against_nats(compose: dict, name: str) -> None:
     service = compose["services"][name]
-    assert service["command"][:2] == ["service", name]
+    assert cli_args(service)[:2] == ["service", name]
     assert service["environment"]["NATS_URL"] == "nats://nats:4222"
     assert service["depends_on"]["nats"] == {"condition": "service_healthy"}
     assert service["depends_on"]["streams"] == {"condition": "service_completed_successfully"}
@@ -88,14 +97,6 @@ def test_nothing_listens_on_every_interface_of_the_host(compose: dict) -> None:
     assert published and all(str(port).startswith("127.0.0.1:") for port in published)
 
 
-def test_only_the_trainer_image_is_built_with_torch(compose: dict) -> None:
-    services = compose["services"]
-    with_torch = {name: services[name]["build"]["args"]["WITH_TORCH"] for name in SERVICES}
-    assert with_torch == {name: "1" if name == "trainer" else "0" for name in SERVICES}
-    assert len({services[name]["image"] for name in SERVICES if name != "trainer"}) == 1
-    assert services["trainer"]["image"] != services["ledger"]["image"]
-
-
 def test_trainer_leaves_the_workspace_settings_to_autoresearch_toml(compose: dict) -> None:
     environment = compose["services"]["trainer"]["environment"]
     for field in WorkspaceConfig.model_fields:
@@ -126,20 +127,6 @@ def test_proposers_can_scale(compose: dict) -> None:
     assert "container_name" not in proposer and "ports" not in proposer
 
 
-def test_dockerfile_installs_the_project_with_the_cli_as_entrypoint() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install --no-cache-dir ." in dockerfile
-    assert 'ENTRYPOINT ["autoresearch"]' in dockerfile
-    assert "git" in dockerfile
-
-
-def test_dockerfile_installs_torch_only_when_asked() -> None:
-    lines = (ROOT / "Dockerfile").read_text().splitlines()
-    torch_installs = [line for line in lines if "pip install" in line and ("torch" in line or "[train]" in line)]
-    assert "ARG WITH_TORCH=0" in lines
-    assert torch_installs and all(line.startswith('RUN if [ "$WITH_TORCH" = "1" ]; then pip install') for line in torch_installs)
-
-
 def test_evaluator_has_a_vram_budget_for_a_24_gb_card_that_its_settings_accept(compose: dict, monkeypatch) -> None:
     from services.evaluator.main import EvaluatorSettings
 
@@ -150,3 +137,63 @@ def test_evaluator_has_a_vram_budget_for_a_24_gb_card_that_its_settings_accept(c
             monkeypatch.setenv(name, default)
     rule = EvaluatorSettings().rule()
     assert (rule.vram_budget_gb, rule.name, rule.baseline_runs) == (23.0, "sprt", 3)
+
+
+def long_running(compose: dict) -> list[str]:
+    """Services that stay up (restarted when they stop), as opposed to one-shots and profiles' commands."""
+    return [name for name, service in compose["services"].items() if service.get("restart") == "unless-stopped"]
+
+
+def test_every_long_running_service_reports_its_health(compose: dict) -> None:
+    assert set(SERVICES) | {"nats"} <= set(long_running(compose))
+    for name in long_running(compose):
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test[0] == "CMD" and len(test) > 1, name
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_is_checked_by_its_own_heartbeat_in_its_own_state_folder(compose: dict, name: str) -> None:
+    service = compose["services"][name]
+    test = service["healthcheck"]["test"]
+    args = cli_args(service)
+    assert test[1:4] == ["autoresearch", "service-health", name]
+    assert test[test.index("--state-dir") + 1] == args[args.index("--state-dir") + 1]
+
+
+def test_the_ledger_is_healthy_only_while_its_api_answers(compose: dict) -> None:
+    ledger = compose["services"]["ledger"]
+    port = cli_args(ledger)[cli_args(ledger).index("--http-port") + 1]
+    test = ledger["healthcheck"]["test"]
+    assert test[test.index("--url") + 1] == f"http://127.0.0.1:{port}/healthz"
+
+
+def test_services_wait_for_what_they_need_to_be_healthy_or_done_never_merely_started(compose: dict) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: a bare list waits only for containers to start"
+        for needed, how in depends_on.items():
+            condition = how["condition"]
+            assert condition in ("service_healthy", "service_completed_successfully"), (name, needed)
+            if condition == "service_healthy":
+                assert "healthcheck" in services[needed], (name, needed)
+            else:
+                assert services[needed]["restart"] == "no", (name, needed)
+
+
+def test_the_trainer_writes_results_tsv_into_the_workspace_and_the_ledger_writes_none_there(compose: dict) -> None:
+    trainer, ledger = cli_args(compose["services"]["trainer"]), cli_args(compose["services"]["ledger"])
+    workspace = trainer[trainer.index("--workspace") + 1]
+    assert trainer[trainer.index("--results") + 1] == f"{workspace}/results.tsv"
+    assert "--results" not in ledger and workspace not in mounts(compose["services"]["ledger"])
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+    reason="Docker Compose is not installed",
+)
+def test_docker_compose_accepts_the_file() -> None:
+    done = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+                          capture_output=True, text=True, env={**os.environ, "AUTORESEARCH_TAG": "nov27"})
+    assert done.returncode == 0, done.stderr

@@ -6,9 +6,9 @@ import stat
 from pathlib import Path
 
 from services.ledger.handlers import LedgerContext, on_event
-from services.ledger.results import HEADER, render_results, results_row
 from services.ledger.store import EventStore
 from shared.events import VerdictDecided
+from shared.results_tsv import HEADER, render_results, results_row
 from tests.ledger_support import CampaignScript
 
 COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"

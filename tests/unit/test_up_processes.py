@@ -59,7 +59,9 @@ def test_other_services_get_only_their_own_flags(workspace: Path, tmp_path: Path
     ledger = service_args("ledger", options, tmp_path)
     second_proposer = service_args("proposer", options, tmp_path, index=1)
 
-    assert ledger[ledger.index("--results") + 1] == str(workspace / "results.tsv") and "--http-port" in ledger
+    assert "--results" not in ledger and "--http-port" in ledger  # the workspace's results.tsv is the trainer's
+    trainer = service_args("trainer", options, tmp_path)
+    assert trainer[trainer.index("--results") + 1] == str(workspace / "results.tsv")
     assert second_proposer[-4:] == ["--instance", "proposer-2", "--proposer", "llm"]
     assert "--workspace" not in service_args("editor", options, tmp_path)
 

@@ -9,9 +9,9 @@ from fastapi.responses import PlainTextResponse, Response
 
 from services.ledger.api.deps import Campaign, View, Store
 from services.ledger.chart import ChartUnavailable, render_progress_png
-from services.ledger.results import render_results
 from services.ledger.schemas import ProgressOutline, SummaryOut
 from services.ledger.summary import progress_points, summarize
+from shared.results_tsv import render_results
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 

@@ -1,4 +1,4 @@
-"""results.tsv in exactly Karpathy's five columns, one row per experiment."""
+"""results.tsv in exactly Karpathy's five columns, one row per experiment: the file the trainer and the ledger both write."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from shared.events import VerdictDecided
 from shared.text import printable
 
 HEADER = "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
-RESULTS_MODE = 0o644  # analysis tools and the person who started the campaign read it, whoever runs the ledger
+RESULTS_MODE = 0o644  # analysis tools and the person who started the campaign read it, whoever wrote it
 
 
 def results_row(verdict: VerdictDecided) -> str:
@@ -41,9 +41,13 @@ def write_atomically(path: Path, text: str, mode: int = RESULTS_MODE) -> None:
     """Replace path's content in one step, so a reader never sees half a file; the file gets mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        os.fchmod(handle.fileno(), mode)  # mkstemp makes 0600, whatever the umask
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            os.fchmod(handle.fileno(), mode)  # mkstemp makes 0600, whatever the umask
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written file beside the real one
+        raise
