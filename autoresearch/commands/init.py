@@ -1,4 +1,4 @@
-"""`autoresearch init`: create the bundled workspace, or check an existing repository with --from."""
+"""`autoresearch init`: create the bundled workspace, or check an existing repository with --from (`doctor`'s checks)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from autoresearch.commands.doctor import diagnosis, print_findings
 from autoresearch.terminal import console, fail
 
 
@@ -17,13 +18,15 @@ def init(
     from_: Annotated[Path | None, typer.Option("--from", help="Adopt an existing Karpathy-style repository instead of creating one.")] = None,
 ) -> None:
     """Create the bundled tiny-GPT workspace (CPU or GPU), or check an existing one with --from PATH."""
-    from autoresearch.workspace import InitError, adopt_workspace, init_workspace
+    from autoresearch.workspace import InitError, init_workspace
 
     if from_ is not None:
         existing = from_.expanduser().resolve()
-        problems = adopt_workspace(existing)
-        if problems:
-            fail(f"{existing} is not ready as a workspace:\n" + "\n".join(f"  - {p}" for p in problems))
+        findings = diagnosis(existing)  # the checks `up` makes before it starts, the repository's shape first
+        print_findings(findings)
+        failing = sum(not finding.ok for finding in findings)
+        if failing:
+            fail(f"{existing} is not ready as a workspace: {failing} of {len(findings)} checks failed")
         console.print(f"{existing} is ready: run `autoresearch up --workspace {existing}`", soft_wrap=True)
         return
     if directory is None:

@@ -58,8 +58,11 @@ def up(
         "Runs of a change, and of the kept state, before an undecided change is judged on what is known (default 6)."))] = None,
     noise_floor: Annotated[float | None, typer.Option(min=0, help="The least run-to-run noise σ the keep rule assumes (default 0).")] = None,
     vram_budget_gb: Annotated[float | None, typer.Option(min=0, help="Discard runs whose peak memory is above this (default: none).")] = None,
+    skip_checks: Annotated[bool, typer.Option("--skip-checks", help=(
+        "Start without `autoresearch doctor`'s checks (train command, dependencies, data, GPU, NATS, disk)."))] = False,
 ) -> None:
     """Run the research loop: embedded NATS (unless NATS_URL is set) and all five services."""
+    from autoresearch.commands.doctor import diagnosis, refuse_unready
     from autoresearch.up import UpError, UpOptions, VerdictOptions, run_up
     from shared.settings import SettingsError
 
@@ -71,6 +74,9 @@ def up(
         verdicts=VerdictOptions(keep_rule=keep_rule.value if keep_rule else None, baseline_runs=baseline_runs,
                                 max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb),
     )
+    if not skip_checks:  # before anything starts: a baseline that cannot run would otherwise end in run.log
+        findings = diagnosis(options.workspace, train_command, options.tag, state_dir, gpu)
+        refuse_unready(findings, "not ready to start (fix these, or pass --skip-checks)")
     with reported(UpError, SettingsError, code=CONFIG_EXIT):
         code = asyncio.run(run_up(options, console))
     raise typer.Exit(code)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +75,19 @@ def training_environment(base: dict[str, str], gpu: str | None, pass_env: Iterab
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     return env
+
+
+def run_path(path: str | None) -> str:
+    """A run's PATH: its own folders first, so they win, then the trainer's interpreter's folder.
+
+    The `uv` that comes with autoresearch lives beside the trainer's interpreter, in a virtual environment's bin
+    that its user need not have put on PATH; `autoresearch doctor` finds programs by this same rule.
+    """
+    base = os.defpath if path is None else path
+    tools = str(Path(sys.executable).parent)
+    if tools in base.split(os.pathsep):
+        return base
+    return f"{base}{os.pathsep}{tools}" if base else tools
 
 
 def screen_lines(text: str) -> list[str]:
@@ -155,6 +170,7 @@ async def run_training(
     witness = MetricWitness(evaluation)
     output = RunLog(log_path, log_cap)
     try:
+        env = {**env, "PATH": run_path(env.get("PATH"))}
         run = await launch(command, cwd, witness.environment(env), output, isolation, witness.pass_fds)
     except BaseException:
         witness.close()
