@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -20,11 +22,25 @@ from shared.events import (
 from shared.text import printable
 
 STATUS_STYLE = {"keep": "green", "discard": "yellow", "crash": "red"}
+CRASH_DESCRIPTION = 24  # characters of a crashed experiment's description before its reason
 
 
 def shown(text: str) -> str:
     """Untrusted text made ready for a markup line: one line, no control characters, brackets escaped."""
     return escape(printable(text))
+
+
+def number(experiment_id: str) -> str:
+    """'#12' for nov27-0012: the campaign is in the title, the number is what tells rows apart."""
+    campaign, _, digits = experiment_id.rpartition("-")
+    return f"#{int(digits)}" if campaign and digits.isdigit() else shown(experiment_id)
+
+
+def crash_note(status: str, reason: str | None) -> str:
+    """Why a failed run or experiment failed, without the 'crashed: ' its status already says; '' for the rest."""
+    if status in ("ok", "keep", "discard") or not reason:
+        return ""
+    return printable(reason).removeprefix("crashed: ")
 
 
 def run_label(repeat: int, kept_state: bool) -> str:
@@ -57,8 +73,10 @@ def describe(event: Event) -> str | None:
     if isinstance(event, RunFinished):
         value = event.metrics.get("val_bpb")
         which = run_label(event.repeat, event.kept_state)
+        said = event.metrics.get("crash_reason")
+        why = crash_note(event.status, said if isinstance(said, str) else None)
         return f"  {exp} run {event.status}" + (f" {which}" if which else "") + (
-            f" val_bpb={value:.6f}" if isinstance(value, float) else "")
+            f" val_bpb={value:.6f}" if isinstance(value, float) else "") + (f": {escape(why)}" if why else "")
     if isinstance(event, ConfirmationRequested):
         sigma = f" σ̂={event.sigma:.6f}" if event.sigma is not None else ""
         what = "kept state" if event.kept_state else shown(event.description) or ("baseline" if event.baseline else "-")
@@ -67,8 +85,9 @@ def describe(event: Event) -> str | None:
         best = f" best={event.best_after:.6f}" if event.best_after is not None else ""
         runs = f" runs={event.confirmations + 1}" if event.confirmations else ""
         sigma = f" σ̂={event.sigma:.6f}" if event.sigma is not None else ""
+        why = crash_note(event.status, event.reason)
         return (f"[{STATUS_STYLE[event.status]}]{event.status:>7}[/] {exp} {event.commit[:7]} "
-                f"{shown(event.description)}{best}{runs}{sigma}")
+                f"{shown(event.description)}{best}{runs}{sigma}" + (f" — {escape(why)}" if why else ""))
     if isinstance(event, CampaignFinished):
         why = f": {shown(event.reason)}" if event.reason else ""
         return f"campaign {event.campaign} finished after {event.experiments} experiments{why}"
@@ -91,19 +110,26 @@ def bpb(value: float | None) -> str:
 def verdict_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
     """Decided experiments as a table coloured by status; rows carry the fields of VerdictDecided (or the API's experiments).
 
-    Once any experiment took confirmation runs, a runs column counts every run of each (val_bpb is the mean of its change's).
+    One line a row at any width (80 columns included): the experiment's number, its description cut with an ellipsis,
+    and for a crash why. Once any experiment took confirmation runs, a runs column counts every run of each (val_bpb
+    is the mean of its change's).
     """
     runs = [1 + (row.get("confirmations") or 0) for row in rows]
-    columns = ("experiment", "commit", "val_bpb", "GB") + (("runs",) if any(n > 1 for n in runs) else ()) + ("status",)
-    table = Table(title=title, title_justify="left")
+    columns = ("#", "commit", "val_bpb", "GB") + (("runs",) if any(n > 1 for n in runs) else ()) + ("status",)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True, min_width=cell_len(title))  # a title wraps only past the screen
     for name in columns:
-        table.add_column(name, no_wrap=True, justify="right" if name in ("val_bpb", "GB", "runs") else "left")
-    table.add_column("description", ratio=1)
+        table.add_column(name, no_wrap=True, justify="right" if name in ("#", "val_bpb", "GB", "runs") else "left")
+    table.add_column("description", overflow="ellipsis")  # the one column that gives way: it shrinks, never wraps
     for row, count in zip(rows, runs, strict=True):
         memory = "0.0" if row["status"] == "crash" else f"{row['memory_gb'] or 0:.1f}"
-        cells = [shown(row["experiment_id"]), (row["commit"] or "")[:7], bpb(row["val_bpb"]), memory]
+        cells = [number(row["experiment_id"]), (row["commit"] or "")[:7], bpb(row["val_bpb"]), memory]
         cells += [str(count)] if "runs" in columns else []
-        table.add_row(*cells, shown(row["status"]), Text(printable(row["description"])), style=STATUS_STYLE.get(row["status"], ""))
+        what = printable(row["description"])
+        if why := crash_note(row["status"], row.get("reason")):  # what was tried, short, then why it failed
+            what = (what if len(what) <= CRASH_DESCRIPTION else what[:CRASH_DESCRIPTION - 1] + "…") + f" — {why}"
+        description = Text(what, no_wrap=True, overflow="ellipsis")
+        table.add_row(*cells, shown(row["status"]), description, style=STATUS_STYLE.get(row["status"], ""))
     return table
 
 

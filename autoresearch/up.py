@@ -15,10 +15,11 @@ import nats
 from rich.console import Console
 
 from autoresearch.access import UpAccess
-from autoresearch.finish import wait_for_finish
-from autoresearch.supervision import Supervised, keep_nats_up, supervise
+from autoresearch.finish import FailedBaseline, failed_baseline, wait_for_finish
+from autoresearch.proposer_scaling import DEFAULT_MAX_PROPOSERS, ProposerScaling
+from autoresearch.supervision import Supervised, beating, keep_nats_up, start_in_turn, stop_all, supervise
 from autoresearch.tail import EventTail, TailError
-from autoresearch.views import EventLines, campaign_view, print_results
+from autoresearch.views import EventLines, campaign_view, print_failed_baseline, print_results
 from services.editor import consumers as editor_consumers
 from services.evaluator import consumers as evaluator_consumers
 from services.ledger import consumers as ledger_consumers
@@ -37,9 +38,10 @@ from shared.processes import keep_secrets_private
 from shared.replay import StreamCursor
 from shared.settings import LLM_PREFIX, is_secret_name, load_settings
 
-SERVICE_ORDER = ("ledger", "evaluator", "editor", "proposer", "trainer")
+SERVICE_ORDER = ("trainer", "evaluator", "editor", "proposer", "ledger")  # the baseline needs only the trainer: it starts first
 CONSUMERS = (ledger_consumers, evaluator_consumers, editor_consumers, proposer_consumers, trainer_consumers)
 DEFAULT_NATS_PORT = 4222
+BASELINE_EXIT = 3  # the baseline failed, so the campaign ended before any experiment: the workspace needs fixing
 
 
 class UpError(Exception):
@@ -62,6 +64,8 @@ class UpOptions:
     no_network: bool = False
     lookahead: int = 1
     proposers: int = 1
+    proposers_auto: bool = False  # start with `proposers`, add one while they are the bottleneck, up to max_proposers
+    max_proposers: int = DEFAULT_MAX_PROPOSERS
     proposer: str | None = None
     state_dir: Path | None = None
     http_port: int = 8750
@@ -104,10 +108,11 @@ def service_args(name: str, options: UpOptions, state_dir: Path, index: int = 0)
                       session=os.urandom(8).hex())  # built once per `up`: the trainer's restarts share its session
         args += [part for variable in variable_names(options.pass_env) for part in ("--pass-env", variable)]
         args += flags(run_as=options.run_as) + (["--no-network"] if options.no_network else [])
+        args += flags(results=options.workspace / "results.tsv")  # the workspace is the trainer's: so is its results.tsv
     elif name == "evaluator":
         args += flags(**asdict(options.verdicts))
     elif name == "ledger":
-        args += flags(results=options.workspace / "results.tsv", http_port=options.http_port)
+        args += flags(http_port=options.http_port)
     elif name == "proposer":
         args += flags(instance=f"proposer-{index + 1}", proposer=options.proposer or None)
     return args
@@ -150,7 +155,7 @@ async def wait_until_drained(url: str, durables: set[str], timeout: float = 60.0
                 consumers = None
             if consumers is not None and all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers):
                 return True
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)  # the last events are handled within milliseconds: look again soon
         return False
     finally:
         with contextlib.suppress(Exception):
@@ -188,18 +193,25 @@ def service_environment(base: dict[str, str], name: str, pass_env: list[str] | N
 
 def _processes(options: UpOptions, state_dir: Path, env: dict[str, str], access: UpAccess | None = None) -> list[Supervised]:
     """One process per service, and as many proposers as asked for, each with its own bus credentials."""
+    return [
+        _process(name, index, options, state_dir, env, access)
+        for name in SERVICE_ORDER for index in range(options.proposers if name == "proposer" else 1)
+    ]
+
+
+def _process(
+    name: str, index: int, options: UpOptions, state_dir: Path, env: dict[str, str], access: UpAccess | None = None,
+) -> Supervised:
+    """One service process (the index-th proposer), with its own bus credentials and log."""
     access = access or UpAccess()
-    services = []
-    for name in SERVICE_ORDER:
-        for index in range(options.proposers if name == "proposer" else 1):
-            label = name if name != "proposer" or options.proposers == 1 else f"proposer-{index + 1}"
-            reasons = {API_EXIT: f"its read API on port {options.http_port} could not start or stopped"} if name == "ledger" else {}
-            services.append(Supervised(
-                label, service_args(name, options, state_dir, index),
-                access.service_environment(service_environment(env, name, options.pass_env), name),
-                state_dir / "logs" / f"{label}.log", reasons,
-            ))
-    return services
+    single = options.proposers == 1 and not options.proposers_auto
+    label = name if name != "proposer" or (single and index == 0) else f"proposer-{index + 1}"
+    reasons = {API_EXIT: f"its read API on port {options.http_port} could not start or stopped"} if name == "ledger" else {}
+    return Supervised(
+        label, service_args(name, options, state_dir, index),
+        access.service_environment(service_environment(env, name, options.pass_env), name),
+        state_dir / "logs" / f"{label}.log", reasons,
+    )
 
 
 async def run_up(options: UpOptions, console: Console) -> int:
@@ -238,14 +250,21 @@ async def run_up(options: UpOptions, console: Console) -> int:
         loop.add_signal_handler(sig, stop.set)
     services = _processes(options, state_dir, {**os.environ, "NATS_URL": url}, access)
     view = campaign_view(console)
+    failure: list[str] = []
+    scaling = ProposerScaling(
+        options.proposers, options.lookahead, options.proposers_auto, options.max_proposers,
+        lambda index: _process("proposer", index, options, state_dir, {**os.environ, "NATS_URL": url}, access),
+        services, stop, failure, lambda text: view.notice(text),
+    )
 
     def show(event: Event) -> None:
         view.show(event)
+        scaling.observe(event)
         if isinstance(event, CampaignFinished):
             finished.set()
 
     tail = EventTail(url, options.tag, show, view.notice, access=connections[MONITOR])
-    failure: list[str] = []
+    failed: FailedBaseline | None = None
     bus = None
     try:
         bus = await _prepare_stream(url, access)
@@ -256,8 +275,7 @@ async def run_up(options: UpOptions, console: Console) -> int:
         except TailError as exc:
             raise UpError(str(exc)) from None
         view.start()
-        for service in services:
-            await service.start()
+        await start_in_turn(services, beating(state_dir, "trainer"))  # the baseline waits for no other service
         if options.http_port:
             console.print(f"dashboard and API at http://127.0.0.1:{options.http_port} · logs in {state_dir / 'logs'}")
         supervisor = asyncio.create_task(supervise(services, stop, failure, view.notice))
@@ -265,18 +283,19 @@ async def run_up(options: UpOptions, console: Console) -> int:
         watcher = asyncio.create_task(_finished_in_record(ends, finished, stop))
         await wait_for_finish(bus, options.tag, finished, stop, view.notice)
         if not stop.is_set():
+            failed = await failed_baseline(bus, options.tag)
             if not await wait_until_drained(url, campaign_durables(options.tag), access=connections[ADMIN]):
                 view.notice("could not confirm that every service handled its last events; --resume picks up any left")
         stop.set()
         await supervisor
+        await scaling.close()
         if keeper:
             await keeper
         watcher.cancel()
     finally:
         if bus is not None:
             await bus.close()
-        for service in reversed(services):
-            await service.stop()
+        await stop_all(services)  # together: each drains its own connection, none waits for another
         view.stop()
         await tail.close()
         if embedded:
@@ -285,4 +304,7 @@ async def run_up(options: UpOptions, console: Console) -> int:
         console.print(f"[red]{failure[0]}[/]")
         return 1
     print_results(console, options.workspace / "results.tsv", rows=isinstance(view, EventLines))
+    if failed is not None:
+        print_failed_baseline(console, failed.reason, failed.log_lines)
+        return BASELINE_EXIT
     return 0

@@ -8,8 +8,9 @@ from typing import Literal
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from autoresearch.display import describe, run_label, shown, verdict_table
+from autoresearch.display import describe, number, run_label, shown, verdict_table
 from shared.events import (
     CampaignFinished, CampaignStarted, ConfirmationRequested, Event, ProposalExhausted, ProposalRejected, RunFinished,
     RunProgress, RunStarted, VerdictDecided,
@@ -17,6 +18,7 @@ from shared.events import (
 from shared.text import printable
 
 ProgressLines = Literal["quarters", "all", "none"]
+LABEL = 24  # characters of the running experiment's description beside its bar
 
 
 class EventLines:
@@ -67,7 +69,8 @@ class LiveView:
         self.asked: dict[str, ConfirmationRequested] = {}  # the confirmation run each experiment waits for
         self.sigma: float | None = None
         self.confirmation_runs = 0
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        # within 80 columns: the label (about 30), a short bar, the percentage, the loss and the time
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=16), TextColumn("{task.percentage:>5.1f}%"),
                             TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
         self.task: TaskID | None = None
         self.live = Live(self._render(), console=console, refresh_per_second=4)
@@ -108,8 +111,10 @@ class LiveView:
         self.run_ended()
         asked = self.asked.get(event.experiment_id)
         which = run_label(asked.repeat, asked.kept_state) if asked and asked.commit == event.commit else ""
-        what = shown(event.description[:40]) + (f" {which}" if which else "")
-        self.task = self.bar.add_task(f"{shown(event.experiment_id)} {what}", total=100, loss="")
+        room = max(LABEL - len(which), 8)  # the label stays within about 30 columns, so the bar keeps the rest
+        what = event.description if len(event.description) <= room else event.description[:room - 1] + "…"
+        label = f"{number(event.experiment_id)} {shown(what)}" + (f" {which}" if which else "")
+        self.task = self.bar.add_task(label, total=100, loss="")
 
     def run_finished(self, event: RunFinished) -> None:
         """Take the run's bar away; count it when it was a confirmation run."""
@@ -157,3 +162,15 @@ def print_results(console: Console, results: Path, rows: bool) -> None:
     if rows:  # the rows as in the file (tabs kept, never wrapped) for tools reading the output, each cell printable
         console.file.write("\n".join("\t".join(printable(cell) for cell in line.split("\t")) for line in lines) + "\n")
     console.print(f"results: {len(lines) - 1} rows in {shown(str(results))}", highlight=False, soft_wrap=True)
+
+
+def print_failed_baseline(console: Console, reason: str, log_lines: list[str]) -> None:
+    """Why the campaign ended before its first experiment: the baseline's reason, its log's last lines, what to do."""
+    console.print(f"[red]baseline failed: {shown(reason)}[/]", highlight=False, soft_wrap=True)
+    if log_lines:
+        console.print("last lines of run.log:", highlight=False)
+        for line in log_lines:
+            console.print(Text(f"  {printable(line)}"), highlight=False, soft_wrap=True)
+    console.print("Nothing is proposed on a baseline that does not run. Fix the workspace or the train command, then "
+                  "start a new campaign with another --tag (a --resume of this one ends the same way).",
+                  highlight=False, soft_wrap=True)

@@ -67,6 +67,11 @@ def campaign_finished_id(campaign: str, decided: int) -> str:
     return f"finished-{campaign}-{decided}"
 
 
+def baseline_failed_id(campaign: str, session: str | None) -> str:
+    """One campaign.finished for a failed baseline per campaign and sitting (`up`), so a resumed campaign ends again."""
+    return f"finished-{campaign}-baseline-failed" + (f"-{session}" if session else "")
+
+
 def campaign_limited_id(campaign: str, revision: int) -> str:
     """One campaign.limited per campaign and revision: the first limit set is revision 1, each change the next."""
     return f"limited-{campaign}-{revision}"

@@ -79,7 +79,7 @@ def decide(evidence: Evidence, rule: KeepRule) -> Decision:
     if evidence.crash is not None and not (evidence.baseline and evidence.candidate):
         return Decision("crash", evidence.crash, sigma=sigma)
     if not evidence.candidate:
-        return Decision("crash", "run reported no finite val_bpb", sigma=sigma)
+        return Decision("crash", "reported no finite val_bpb", sigma=sigma)
     value = mean(evidence.candidate)
     if evidence.baseline:
         if len(evidence.candidate) < rule.baseline_runs and evidence.confirmations < 2 * rule.baseline_runs:
@@ -96,7 +96,7 @@ def decide(evidence: Evidence, rule: KeepRule) -> Decision:
 def _baseline_reason(evidence: Evidence) -> str:
     runs = len(evidence.candidate)
     if evidence.crash is not None:
-        return f"baseline, mean of {runs} runs (a repeat failed: {evidence.crash})"
+        return f"baseline, mean of {runs} runs (a repeat {evidence.crash})"  # e.g. 'a repeat crashed: ...'
     return "baseline" if runs == 1 else f"baseline, mean of {runs} runs"
 
 

@@ -8,6 +8,8 @@ from services.evaluator.noise import cautious_sigma, pooled_noise
 from services.evaluator.policy import Evidence, finite_val_bpb, memory_gb
 from shared.events import CommitMade, Event, RunFinished, VerdictDecided
 
+FAILED = {"crash": "crashed", "timeout": "timed out", "no-metric": "reported no finite val_bpb"}
+
 
 @dataclass(frozen=True)
 class RunFact:
@@ -25,9 +27,11 @@ class RunFact:
 
     @property
     def failure(self) -> str:
-        """Why the run failed, in words."""
-        said = f": {self.why}" if self.why else ""
-        return "run reported no finite val_bpb" + said if self.status == "no-metric" else f"run ended with status {self.status}{said}"
+        """Why the run failed, in words: 'crashed: ModuleNotFoundError: ...', 'timed out after 600 s'."""
+        what = FAILED.get(self.status, f"ended with status {self.status}")
+        if not self.why:
+            return what
+        return self.why if self.why.startswith(what) else f"{what}: {self.why}"  # a timeout's reason already says so
 
     @classmethod
     def of(cls, run: RunFinished) -> RunFact:

@@ -11,17 +11,18 @@ import nats
 import structlog
 from pydantic import ValidationError
 
+from services.trainer.crash_reason import failure_reason, with_reason
 from services.trainer.environment import run_environment
 from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
 from services.trainer.workspace import Workspace, discarded_ref
 from shared.events import (
-    LOG_TAIL_MAX, CampaignFinished, CommitMade, CommitStale, ConfirmationRequested, Event, ProposalExhausted,
+    LOG_TAIL_MAX, TEXT_MAX, CampaignFinished, CommitMade, CommitStale, ConfirmationRequested, Event, ProposalExhausted,
     ProposalRejected, ProposalRequested, RunFinished, RunProgress, RunStarted, VerdictDecided, utc_now,
 )
 from shared.failures import RetryLater
 from shared.gitobjects import MissingObjects
-from shared.ids import campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
+from shared.ids import baseline_failed_id, campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
 
 log = structlog.get_logger("trainer")
 Publish = Callable[[Event], Awaitable[None]]
@@ -45,6 +46,8 @@ class TrainerContext:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     exhaustion_told: bool = False
     finishing: tuple[str, str] | None = None  # the experiment and commit whose result is being published
+    session: str | None = None  # the sitting (one `up`) served: a failed baseline is announced once in each
+    run_timeout: float | None = None  # what a timed-out run is said to have had
 
     @property
     def campaign(self) -> str:
@@ -52,8 +55,11 @@ class TrainerContext:
 
 
 async def request_proposals(ctx: TrainerContext) -> None:
-    """Publish tickets until the lookahead bound (or the experiment limit) is reached."""
+    """Publish tickets until the lookahead bound (or the experiment limit) is reached; none until the baseline is kept."""
     progress = ctx.progress
+    if progress.baseline_failure is not None:  # nothing is proposed on a baseline that failed: the campaign ends
+        await announce_failed_baseline(ctx)
+        return
     exhausted = progress.exhausted.get(ctx.workspace.head())
     while progress.started and exhausted is None and progress.wants_ticket():
         sequence = progress.tickets + 1
@@ -71,11 +77,18 @@ async def request_proposals(ctx: TrainerContext) -> None:
         await announce_finish(ctx, f"no change left to propose: {exhausted}")
 
 
-async def announce_finish(ctx: TrainerContext, reason: str) -> None:
+async def announce_failed_baseline(ctx: TrainerContext) -> None:
+    """End the campaign on its failed baseline, once per session: a resumed campaign ends again at once, saying why."""
+    event_id = baseline_failed_id(ctx.campaign, ctx.session)
+    if ctx.progress.should_announce_failure(event_id):
+        await announce_finish(ctx, f"baseline failed: {ctx.progress.baseline_failure}"[:TEXT_MAX], event_id)
+
+
+async def announce_finish(ctx: TrainerContext, reason: str, event_id: str | None = None) -> None:
     """Publish campaign.finished with why it ended."""
     progress = ctx.progress
     finished = CampaignFinished(
-        event_id=campaign_finished_id(ctx.campaign, progress.decided), campaign=ctx.campaign,
+        event_id=event_id or campaign_finished_id(ctx.campaign, progress.decided), campaign=ctx.campaign,
         experiment_id=experiment_id(ctx.campaign, progress.tickets), producer=ctx.producer,
         experiments=progress.decided, head=ctx.workspace.head(), reason=reason,
     )
@@ -121,14 +134,17 @@ async def train(
 
 
 async def publish_run(ctx: TrainerContext, finished: RunFinished) -> None:
-    """Publish a run's result; one the bus refuses (too large) goes out as a crash saying why, so the campaign goes on."""
+    """Publish a run's result, a failed one with its crash_reason; one the bus refuses (too large) goes out as a crash
+    saying why, so the campaign goes on."""
+    said = failure_reason(finished.status, finished.log_tail, ctx.run_timeout, finished.started_at, finished.finished_at)
+    finished = finished.model_copy(update=dict(metrics=with_reason(finished.metrics, said)))
     ctx.finishing = (finished.experiment_id, finished.commit)  # its verdict may come back before publish returns
     try:
         await ctx.publish(finished)
     except (nats.errors.MaxPayloadError, ValidationError) as exc:
         reason = f"the run's result could not be published ({type(exc).__name__}: {str(exc)[:300]})"
         log.error("run result refused by the bus", experiment_id=finished.experiment_id, reason=reason)
-        finished = finished.model_copy(update=dict(status="crash", metrics={}, log_tail=reason))
+        finished = finished.model_copy(update=dict(status="crash", metrics=with_reason({}, reason), log_tail=reason))
         await ctx.publish(finished)
     finally:
         ctx.finishing = None
@@ -146,6 +162,9 @@ async def run_baseline(ctx: TrainerContext) -> None:
 async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
     """Run a commit once the previous run's verdict is applied; send back a commit built on an old tip."""
     if event.campaign != ctx.campaign or (event.experiment_id, event.commit) in ctx.progress.finished_runs:
+        return
+    if ctx.progress.baseline_failure is not None:
+        log.warning("commit set aside: the campaign's baseline failed", experiment_id=event.experiment_id)
         return
     if event.experiment_id in ctx.progress.decided_experiments | ctx.progress.rejected_experiments:
         return

@@ -23,6 +23,7 @@ from services.trainer.progress import CampaignProgress
 from services.trainer.results_file import ResultsFile, recording
 from services.trainer.run_record import kill_leftover, record_path
 from services.trainer.runner import run_training, training_environment
+from services.trainer.uv_project import sync_for_runs, uv_project
 from services.trainer.workspace import Workspace, WorkspaceError
 from shared.bus import Bus, consume
 from shared.events import (
@@ -102,6 +103,8 @@ async def record_limit(bus: Bus, settings: TrainerSettings, progress: CampaignPr
 async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> None:
     """Kill any run left behind, then run the baseline, then commits as they come, until stop is set."""
     settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # never readable by a run as another user
+    # nvidia-smi can take a second: it answers while the campaign opens, not before the baseline can start
+    naming_gpu = asyncio.create_task(asyncio.to_thread(gpu_name, settings.gpu))
     isolation = await asyncio.to_thread(
         plan, settings.run_as, settings.no_network, settings.state_dir, settings.workspace)
     log.info("run isolation", isolation=isolation.label, cgroup=isolation.cgroup, pid_namespace=isolation.pid_namespace,
@@ -112,12 +115,19 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
         log.warning("leftover run cgroup killed", killed=killed)
     producer = f"trainer/{settings.instance}"
     workspace = Workspace(settings.workspace.resolve(), settings.tag)
+    env = training_environment(dict(os.environ), settings.gpu, settings.pass_env)
+    if False and (project := uv_project(workspace.path, settings.train_command, os.environ)) is not None:
+        # before the campaign opens: a sync that cannot succeed refuses the setup and starts nothing
+        switch = isolation.run_as.switch() if isolation.run_as else None
+        if not await sync_for_runs(project, env, settings.state_dir, stop, switch):
+            return
+        env.update(project.run_variables())
     progress = await open_campaign(bus, settings, workspace, producer)
     results = ResultsFile(settings.results_path, settings.tag)
     await results.catch_up(bus, progress.ran)
     run = functools.partial(
         run_training, settings.train_command, timeout=settings.run_timeout,
-        env=training_environment(dict(os.environ), settings.gpu, settings.pass_env), log_path=log_path(workspace.path),
+        env=env, log_path=log_path(workspace.path),
         record=record, isolation=isolation,
         evaluation=None if settings.trust_printed_metric else settings.evaluation,
     )
@@ -125,7 +135,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
         workspace=workspace, progress=progress, publish=bus.publish, run=room_runner(workspace, run),
         ensure_commit=lambda commit: ensure_commit(bus, workspace.repo, commit, settings.tag),
         command=settings.train_command, producer=producer, gpu=settings.gpu,
-        gpu_label=await asyncio.to_thread(gpu_name, settings.gpu), session=settings.session,
+        gpu_label=await naming_gpu, session=settings.session,
         run_timeout=settings.run_timeout,
     )
     if progress.awaiting_verdict is None:

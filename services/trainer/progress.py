@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.trainer.provenance import REASON_METRIC
 from shared.ids import experiment_id
 from shared.events import (
     CampaignFinished,
@@ -29,6 +30,10 @@ class CampaignProgress:
     tickets: int = 0
     baseline_run: bool = False
     baseline_decided: bool = False
+    baseline_kept: bool = False  # no ticket goes out before: nothing is proposed on a baseline that failed
+    baseline_verdict: str | None = None  # the evaluator's reason, when the baseline's verdict was not a keep
+    baseline_crash: RunFinished | None = None  # the baseline's first failed run
+    failure_told: set[str] = field(default_factory=set)  # campaign.finished event ids published after the baseline failed
     finished_runs: set[tuple[str, str]] = field(default_factory=set)  # each experiment's first run of its commit
     repeats: set[tuple[str, str, int]] = field(default_factory=set)  # confirmation runs: experiment, commit, repeat
     exhausted: dict[str, str] = field(default_factory=dict)  # branch tips no proposer has a change left for -> why
@@ -60,15 +65,22 @@ class CampaignProgress:
             else:
                 self.repeats.add((event.experiment_id, event.commit, event.repeat))
             self.baseline_run |= event.baseline
+            if event.baseline and event.status != "ok" and self.baseline_crash is None:
+                self.baseline_crash = event
             if event.experiment_id not in self.decided_experiments:
                 self.awaiting_verdict = event.experiment_id
         elif isinstance(event, VerdictDecided) and event.experiment_id not in self.decided_experiments:
             self.decided_experiments.add(event.experiment_id)
             self.baseline_decided |= event.baseline
+            if event.baseline:
+                self.baseline_kept = event.status == "keep"
+                self.baseline_verdict = None if self.baseline_kept else event.reason or f"its verdict was {event.status}"
             if self.awaiting_verdict == event.experiment_id:
                 self.awaiting_verdict = None
         elif isinstance(event, CampaignFinished):
             self.announced.add(event.experiments)
+            if self.baseline_verdict is not None:
+                self.failure_told.add(event.event_id)
         elif isinstance(event, CampaignLimited) and event.event_id not in self.limits_set:
             self.limits_set.add(event.event_id)
             self.limit, self.limit_session = event.limit, event.session
@@ -112,14 +124,26 @@ class CampaignProgress:
         """Experiments between their ticket (or the baseline) and their verdict."""
         return self.tickets - self.rejected - self.decided + (0 if self.baseline_decided else 1)
 
+    @property
+    def baseline_failure(self) -> str | None:
+        """Why the baseline failed (its run's crash_reason, else its verdict's reason); None unless it was not kept."""
+        if self.baseline_verdict is None:
+            return None
+        said = self.baseline_crash.metrics.get(REASON_METRIC) if self.baseline_crash is not None else None
+        return said if isinstance(said, str) and said else self.baseline_verdict
+
     def wants_ticket(self) -> bool:
-        """True when one more proposal may be requested under the lookahead and the limit."""
+        """True when one more proposal may be requested: the baseline was kept, within the lookahead and the limit."""
         within_limit = self.limit is None or self.tickets - self.rejected < self.limit
-        return within_limit and self.outstanding < 1 + self.lookahead
+        return self.baseline_kept and within_limit and self.outstanding < 1 + self.lookahead
 
     def is_complete(self) -> bool:
         """True when the experiment limit has been reached and everything is decided."""
         return self.limit is not None and self.baseline_decided and self.decided >= self.limit and self.outstanding == 0
+
+    def should_announce_failure(self, event_id: str) -> bool:
+        """True when the baseline failed and this announcement of it (one per session) is not yet in the record."""
+        return self.baseline_failure is not None and event_id not in self.failure_told
 
     def should_announce_finish(self) -> bool:
         """True when this session's limit is reached and not yet announced (a resumed campaign announces again)."""

@@ -19,10 +19,10 @@ import pytest
 from tests.conftest import make_workspace
 
 KEY = "sk-e2e-SECRET-never-in-events-or-logs"
-TRAIN_PY = '''import math
-import os
+TRAIN_PY = '''import os
+from prepare import evaluate_bpb
 LEARNING_RATE = 0.01
-val_bpb = 1.0 + (math.log10(LEARNING_RATE) - math.log10(0.0145)) ** 2
+val_bpb = evaluate_bpb(LEARNING_RATE)  # computed by prepare.py, so the baseline counts and is kept
 leaked = any("SECRET" in value for value in os.environ.values())
 print("---")
 print(f"val_bpb: {val_bpb:.6f}")

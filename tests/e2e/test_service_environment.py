@@ -24,8 +24,9 @@ while pid > 1:
     pid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
 leaks = [command.decode(errors="replace") for found, command in seen if found]
 Path(os.environ["SNOOP_REPORT"]).write_text("\\n".join(leaks))
+from prepare import evaluate_bpb  # the baseline's val_bpb must be prepare.py's, or it fails and ends the campaign
 print("---")
-print("val_bpb: 1.0")
+print("val_bpb:", evaluate_bpb(0.0145))
 """
 
 

@@ -194,18 +194,19 @@ async def test_lookahead_bounds_how_far_proposals_run_ahead(toy_workspace: Path,
     await nc.close()
     assert done.returncode == 0, done.stdout + done.stderr
     open_experiments: set[str] = set()
-    most_open, proposed_while_running, running = 0, 0, None
+    most_open, proposed_ahead = 0, 0
     for subject, experiment in event_order(seen):
+        if subject == "proposal.created" and open_experiments - {experiment}:  # prepared while another is undecided
+            proposed_ahead += 1
         if subject in ("proposal.created", "run.started"):
             open_experiments.add(experiment)
         if subject in ("verdict.decided", "proposal.rejected"):
             open_experiments.discard(experiment)
-        if subject == "proposal.created" and running is not None:
-            proposed_while_running += 1
-        running = experiment if subject == "run.started" else (None if subject == "run.finished" else running)
         most_open = max(most_open, len(open_experiments))
     assert most_open <= 1 + lookahead, event_order(seen)
-    assert (proposed_while_running > 0) == (lookahead > 0)
+    assert (proposed_ahead > 0) == (lookahead > 0)
+    first_proposal = next(i for i, (subject, _) in enumerate(event_order(seen)) if subject == "proposal.created")
+    assert ("verdict.decided", f"la{lookahead}-0000") in event_order(seen)[:first_proposal]  # none before the baseline's keep
 
 
 def test_workspace_keeps_only_the_branch_and_discarded_refs(toy_workspace: Path, nats_server: str) -> None:

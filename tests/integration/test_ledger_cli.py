@@ -151,5 +151,6 @@ def test_status_shows_a_confirmation_waiting_sigma_and_markup_like_descriptions_
     assert code == 0, out
     assert "noisy · confirming ·" in out and "confirming noisy-0002 wider MLP (run 2): too close to call" in out
     assert "σ̂ 0.003500 · keep rule sprt · 4 confirmation runs of 7" in out
-    rows = [line for line in out.splitlines() if line.startswith("│ noisy-")]
-    assert "[/] close [bold" in rows[1] and rows[1].split("│")[5].strip() == "3"  # two runs of the change, one of the tip
+    rows = [line.split() for line in out.splitlines() if line.startswith("#")]
+    assert rows[1][0] == "#1" and rows[1][-3:] == ["[/]", "close", "[bold"]
+    assert rows[1][4] == "3"  # the runs column: two runs of the change, one of the tip

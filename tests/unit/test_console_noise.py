@@ -95,10 +95,10 @@ def test_live_view_counts_confirmation_runs_and_shows_sigma_and_which_run_trains
     view.show(finished(1))
 
     assert "confirming\x1b[0m nov27-0001 ccccccc warmup 5% (run 2)" in out.getvalue()  # a line above the table
-    assert "nov27-0001 warmup 5% (run 2)" in during and "σ̂ 0.002100" in during
+    assert "#1 warmup 5% (run 2)" in during and "σ̂ 0.002100" in during
     assert "1 confirmation runs" in rendered(view._render()) and "1 confirmation runs" not in during
-    cells = [cell.strip() for cell in next(line for line in during.splitlines() if "nov27-0000" in line).split("│")]
-    assert cells[5] == "3"  # the runs column: the baseline and its two confirmation runs
+    cells = next(line for line in during.splitlines() if line.startswith("#0 ")).split()
+    assert cells[4] == "3"  # the runs column: the baseline and its two confirmation runs
 
 
 def test_status_lines_say_confirming_with_sigma_and_keep_untrusted_text_as_text() -> None:

@@ -145,4 +145,4 @@ async def test_a_crash_verdict_carries_the_trainer_s_reason():
     refused = refused.model_copy(update={"metrics": {"crash_reason": "val_bpb was not computed by prepare.py"}})
     await feed(j, *baseline_runs(1.0), refused)
     verdict = j.publish.events[-1]
-    assert verdict.status == "crash" and verdict.reason == "run ended with status crash: val_bpb was not computed by prepare.py"
+    assert verdict.status == "crash" and verdict.reason == "crashed: val_bpb was not computed by prepare.py"

@@ -90,5 +90,6 @@ async def test_a_result_the_bus_refuses_goes_out_as_a_crash_saying_why():
     ctx.publish = small_payloads
     await run_baseline(ctx)
     [finished] = published.of(RunFinished)
-    assert finished.status == "crash" and "could not be published" in finished.log_tail and finished.metrics == {}
+    assert finished.status == "crash" and "could not be published" in finished.log_tail
+    assert finished.metrics == {"crash_reason": finished.log_tail}  # none of the refused run's metrics, only why
     assert ctx.progress.awaiting_verdict == finished.experiment_id

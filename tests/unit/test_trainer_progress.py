@@ -83,11 +83,11 @@ def test_lookahead_zero_keeps_one_experiment_outstanding_at_a_time():
     assert progress.outstanding == 1
 
 
-def test_lookahead_two_allows_three_outstanding():
+def test_lookahead_two_allows_three_outstanding_once_the_baseline_is_kept():
     progress = opened(2)
-    assert request_tickets(progress) == [1, 2]  # the baseline is the third
+    assert request_tickets(progress) == []  # nothing is proposed before the baseline is kept
     decide(progress, 0)
-    assert request_tickets(progress) == [3]
+    assert request_tickets(progress) == [1, 2, 3]
     assert progress.outstanding == 3
     decide(progress, 1)
     assert request_tickets(progress) == [4]
@@ -104,13 +104,15 @@ def test_rejection_frees_a_slot():
 
 def test_limit_stops_tickets():
     progress = opened(5, limit=2)
-    assert request_tickets(progress) == [1, 2]
     decide(progress, 0)
+    assert request_tickets(progress) == [1, 2]
+    decide(progress, 1)
     assert request_tickets(progress) == []
 
 
 def test_rejected_tickets_do_not_count_toward_the_limit():
     progress = opened(5, limit=2)
+    decide(progress, 0)
     request_tickets(progress)
     progress.apply(rejected(2))
     assert request_tickets(progress) == [3]
