@@ -25,6 +25,16 @@ def default_tag() -> str:
     return datetime.now().strftime("%b%d").lower()
 
 
+def proposer_count(value: str) -> int:
+    """The proposers to start with: the number given, or 1 for auto; a clear error for anything else."""
+    text = value.strip().lower()
+    if text == "auto":
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= 16:
+        raise typer.BadParameter(f"{value!r} is neither a number from 1 to 16 nor auto", param_hint="--proposers")
+    return int(text)
+
+
 def up(
     workspace: Annotated[Path, typer.Option(help="Git repository holding prepare.py and train.py.")],
     tag: Annotated[str | None, typer.Option(help="Campaign tag; the branch is autoresearch/<tag>. Default: today, e.g. nov27.")] = None,
@@ -46,7 +56,10 @@ def up(
     no_network: Annotated[bool, typer.Option("--no-network", envvar="AUTORESEARCH_NO_NETWORK", help=(
         "Training runs get no network (a network namespace of their own); refused where that cannot be had."))] = False,
     lookahead: Annotated[int, typer.Option(min=0, envvar="AUTORESEARCH_LOOKAHEAD", help="Proposals prepared ahead of the running experiment; 0 is strictly sequential.")] = 1,
-    proposers: Annotated[int, typer.Option(min=1, max=16, help="Proposer processes.")] = 1,
+    proposers: Annotated[str, typer.Option(help=(
+        "Proposer processes (1 to 16), or auto: start with one and add one while proposals take longer than runs."))] = "1",
+    max_proposers: Annotated[int, typer.Option(min=1, max=16, help=(
+        "The most proposers --proposers auto starts (it never starts more than 1 + --lookahead)."))] = 4,
     proposer: Annotated[str | None, typer.Option(help="search or llm (default: llm when AUTORESEARCH_LLM_MODEL is set, else search).")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where services keep their state (default <workspace>/.autoresearch).")] = None,
     http_port: Annotated[int, typer.Option(min=0, max=65535, envvar="AUTORESEARCH_HTTP_PORT", help="Ledger API port; 0 turns it off.")] = 8750,
@@ -69,7 +82,8 @@ def up(
     options = UpOptions(
         workspace=workspace.expanduser().resolve(), tag=tag or default_tag(), train_command=train_command,
         run_timeout=run_timeout, max_experiments=max_experiments, resume=resume, gpu=gpu, lookahead=lookahead,
-        proposers=proposers, proposer=proposer, state_dir=state_dir, http_port=http_port, pass_env=pass_env or [],
+        proposers=proposer_count(proposers), proposers_auto=proposers.strip().lower() == "auto",
+        max_proposers=max_proposers, proposer=proposer, state_dir=state_dir, http_port=http_port, pass_env=pass_env or [],
         run_as=run_as, no_network=no_network,
         verdicts=VerdictOptions(keep_rule=keep_rule.value if keep_rule else None, baseline_runs=baseline_runs,
                                 max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb),

@@ -118,11 +118,15 @@ class CampaignRecords:
 
     def __init__(self) -> None:
         self._records: dict[str, ExperimentRecord] = {}
+        # Copies handed to researchers, kept until their record changes: a ticket copies only what moved since
+        # the last one, so answering it costs the same at 20 experiments as at 500.
+        self._copies: dict[str, ExperimentRecord] = {}
 
     def apply(self, event: Event) -> None:
         """Fold one event in."""
         record = self._records.setdefault(event.experiment_id, ExperimentRecord(event.experiment_id))
         _fold(record, event)
+        self._copies.pop(event.experiment_id, None)
 
     def baseline_decided(self) -> bool:
         """True once the evaluator decided the campaign's baseline (kept it, or found it crashed)."""
@@ -134,10 +138,20 @@ class CampaignRecords:
 
     def records(self) -> list[ExperimentRecord]:
         """Experiments in the order they began, leaving out those with nothing to tell yet."""
-        return [
-            replace(record, edits=list(record.edits), metrics=dict(record.metrics), loss_curve=list(record.loss_curve))
-            for record in self._records.values() if record.description or record.baseline
-        ]  # copies: a researcher may think for minutes while later events are folded in
+        # copies: a researcher may think for minutes while later events are folded in
+        return [self._copy(record) for record in self._records.values() if record.description or record.baseline]
+
+    def _copy(self, record: ExperimentRecord) -> ExperimentRecord:
+        copy = self._copies.get(record.experiment_id)
+        if copy is None:
+            copy = replace(record, edits=list(record.edits), metrics=dict(record.metrics), loss_curve=list(record.loss_curve))
+            self._copies[record.experiment_id] = copy
+        return copy
+
+
+def in_flight(history: list[ExperimentRecord], experiment_id: str | None = None) -> list[ExperimentRecord]:
+    """Experiments proposed but not yet decided or rejected (other than experiment_id): their edits may still land."""
+    return [r for r in history if r.proposed and not r.settled and not r.baseline and r.experiment_id != experiment_id]
 
 
 def fold_records(events: list[Event]) -> list[ExperimentRecord]:

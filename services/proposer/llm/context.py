@@ -6,9 +6,11 @@ import ast
 from collections.abc import Sequence
 
 from services.proposer.llm.figures import summary_line
-from services.proposer.records import ExperimentRecord
+from services.proposer.llm.novelty import change_signature
+from services.proposer.records import ExperimentRecord, in_flight
 
 LOG_LINES = 50
+IN_FLIGHT_LINES = 4  # lines shown per experiment in flight; enough to name what it touches
 
 
 def prepare_constants(prepare_py: str) -> str:
@@ -167,3 +169,21 @@ def no_improvement_streak(records: Sequence[ExperimentRecord]) -> int:
         if r.status in ("discard", "crash"):
             streak += 1
     return streak
+
+
+def edited_lines(record: ExperimentRecord) -> list[str]:
+    """The lines of train.py an experiment's edits replace (or, for a pure insertion, the line it anchors on)."""
+    removed = sorted(c[2:] for c in change_signature(record.edits) if c.startswith("- "))
+    anchors = [line.strip() for e in record.edits for line in e.search.splitlines()[:1] if line.strip()]
+    return removed or anchors
+
+
+def flight_list(records: Sequence[ExperimentRecord], experiment_id: str) -> str:
+    """Experiments proposed and not yet decided, with the lines each edits: a change to the same lines collides."""
+    lines = []
+    for r in in_flight(list(records), experiment_id):
+        edited = edited_lines(r)
+        shown = ", ".join(f"`{line[:160]}`" for line in edited[:IN_FLIGHT_LINES])
+        more = f" and {len(edited) - IN_FLIGHT_LINES} more lines" if len(edited) > IN_FLIGHT_LINES else ""
+        lines.append(f"- {r.experiment_id} ({r.description[:200]}): edits {shown or 'train.py'}{more}")
+    return "\n".join(lines)

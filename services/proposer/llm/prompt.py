@@ -13,6 +13,12 @@ MIN_TABLE_CHARS = 600
 SECTION_FRAME = 64  # a section's heading and the line breaks around it
 PROGRAM_TITLE = "Research instructions (program.md; the harness performs its setup and loop, you propose the change)"
 README_TITLE = "Repository context (README.md, as program.md asks)"
+# Proposals prepared ahead run on the branch after the one before them: a change to a line one of them edits
+# no longer applies once that one is kept, and is thrown away unrun.
+IN_FLIGHT_TITLE = (
+    "In flight (proposed, not decided yet; do not repeat them or touch the same lines, "
+    "since a change to a line they edit is thrown away if they are kept)"
+)
 
 PERSONA = """\
 You are an experienced researcher in LLM pretraining. You run a long series of experiments on a small
@@ -126,6 +132,7 @@ def build_prompt(context: ResearchContext, options: PromptOptions) -> str:
         _section("The previous run", ctx.previous_run(records)),
         _section("Crash to diagnose", ctx.crash_report(records)),
         _section("Rejected by the editor (fix the cause, do not resend as is)", ctx.rejections(records)),
+        _section(IN_FLIGHT_TITLE, ctx.flight_list(records, context.experiment_id)),
         _section("Plateau", plateau_note(ctx.no_improvement_streak(records), options.plateau_after)),
         _section(f"train.py at {context.base_commit[:7]}", f"```python\n{context.train_py}\n```"),
         _section("Your answer", ANSWER_FORMAT.format(max_file_chars=options.max_file_chars)),
