@@ -8,6 +8,7 @@ import subprocess
 from autoresearch.doctor.findings import Finding, failed, passed
 from autoresearch.doctor.setup import Setup
 from autoresearch.doctor.sources import SourceError, parse_file, top_level_imports
+from services.trainer.uv_project import uv_project
 
 NAME = "dependencies"
 SCRIPTS = ("train.py", "prepare.py")
@@ -18,38 +19,43 @@ _FIND = "import importlib.util, sys\nprint('\\n'.join(n for n in sys.argv[1:] if
 
 
 def check_dependencies(setup: Setup) -> list[Finding]:
-    """With uv: `uv sync --check` in the workspace; else every top-level import of train.py and prepare.py."""
+    """With uv: the runs' environment checked against the workspace's lock; else train.py's and prepare.py's imports."""
     if setup.command is None or setup.program is None:
         return [passed(NAME, "not checked: the train command cannot start (see above)")]
     if setup.command.uses_uv:
-        return [_uv_sync(setup, setup.program)]
+        return [_uv_sync(setup, setup.program, setup.command.text)]
     if setup.interpreter is None:
         return [passed(NAME, f"not checked: which Python `{setup.command.program}` runs cannot be told")]
     return [_imports(setup, setup.interpreter)]
 
 
-def _uv_sync(setup: Setup, uv: str) -> Finding:
-    if not (setup.workspace / "pyproject.toml").is_file():
+def _uv_sync(setup: Setup, uv: str, command: str) -> Finding:
+    project = uv_project(setup.workspace, command, setup.environ)
+    if project is None:
         return passed(NAME, "no pyproject.toml: `uv run` adds no project dependencies")
-    locked = (setup.workspace / "uv.lock").is_file()
-    # --offline: a check never waits on the network; whatever is not in uv's cache is missing anyway.
-    args = [uv, "sync", "--check", "--offline", *(["--locked"] if locked else [])]
+    if problem := project.misplaced(setup.state_dir):
+        return failed(NAME, problem, "unset UV_PROJECT_ENVIRONMENT")
+    # The runs' environment, as the trainer syncs it (services/trainer/uv_project.py). --offline: a check never
+    # waits on the network; whatever is not in uv's cache is missing anyway.
+    args = project.sync_args(uv, "--check", "--offline")
     try:
-        done = subprocess.run(args, cwd=setup.workspace, env=dict(setup.run_env), capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(args, cwd=setup.workspace, env=project.sync_environment(setup.run_env),
+                              capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return failed(NAME, f"`uv sync --check` did not finish: {exc}", setup.in_workspace(f"{setup.shown(uv)} sync"))
-    if done.returncode == 0:
-        return passed(NAME, f"the uv environment matches {'uv.lock' if locked else 'pyproject.toml'}")
     said = _last_error(done.stderr + done.stdout)
     if "unexpected argument '--check'" in said:
         return passed(NAME, f"not checked: {uv} predates `uv sync --check` (uv 0.6.10)")
-    if locked and "--locked" in said:
-        # `uv run` would rewrite uv.lock in the run's folder, and a run that changes a tracked file is a crash.
+    if project.locked and "--locked" in said:
+        # a sync with --locked cannot succeed, online or not; without it uv would rewrite uv.lock
         return failed(NAME, "uv.lock does not match pyproject.toml",
                       setup.in_workspace(f"{setup.shown(uv)} lock && git commit -m 'update uv.lock' uv.lock"))
-    return failed(NAME, f"the workspace's uv environment is not ready ({said})",
-                  setup.in_workspace(f"{setup.shown(uv)} sync"))
+    source = "uv.lock" if project.locked else "pyproject.toml"
+    if done.returncode == 0 and project.exists():
+        return passed(NAME, f"the runs' uv environment {project.environment} matches {source}")
+    now = "not made yet" if not project.exists() else f"not in sync: {said}"
+    return passed(NAME, f"the runs' uv environment will be synced into {project.environment} when the campaign "
+                        f"starts ({now})")
 
 
 def _imports(setup: Setup, python: str) -> Finding:

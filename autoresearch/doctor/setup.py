@@ -12,6 +12,7 @@ from pathlib import Path
 from autoresearch.doctor.command import SHELL_BUILTINS, TrainCommand, find_program, script_interpreter, uv_environment
 from services.trainer.config import TrainerSettings
 from services.trainer.runner import run_path, training_environment
+from services.trainer.uv_project import uv_project
 from shared.settings import load_settings
 
 # The trainer's settings need a campaign; the checks do not depend on which.
@@ -52,6 +53,8 @@ def setup_for(workspace: Path, train_command: str | None = None, tag: str | None
                              tag=tag or os.environ.get("AUTORESEARCH_TAG") or ANY_TAG)
     run_env = training_environment(dict(os.environ), settings.gpu, settings.pass_env)
     run_env["PATH"] = run_path(run_env.get("PATH"))
+    if (project := uv_project(workspace, settings.train_command, os.environ)) is not None:
+        run_env.update(project.run_variables())  # as the trainer gives them: runs use its synced environment
     try:
         command, error = TrainCommand.parse(settings.train_command), None
     except ValueError as exc:

@@ -116,7 +116,7 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: TrainerSettings) -> Non
     producer = f"trainer/{settings.instance}"
     workspace = Workspace(settings.workspace.resolve(), settings.tag)
     env = training_environment(dict(os.environ), settings.gpu, settings.pass_env)
-    if False and (project := uv_project(workspace.path, settings.train_command, os.environ)) is not None:
+    if (project := uv_project(workspace.path, settings.train_command, os.environ)) is not None:
         # before the campaign opens: a sync that cannot succeed refuses the setup and starts nothing
         switch = isolation.run_as.switch() if isolation.run_as else None
         if not await sync_for_runs(project, env, settings.state_dir, stop, switch):

@@ -76,11 +76,13 @@ def test_doctor_finds_uv_beside_its_interpreter_and_checks_the_uv_environment(tm
     ready = cli("doctor", "--workspace", str(make_karpathy_like(tmp_path / "ready", cuda=False)), env=env)
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert "beside autoresearch's interpreter" in lines(ready, "ok")["train command"]
-    assert "matches pyproject.toml" in lines(ready, "ok")["dependencies"]
+    envs = str(home / ".cache" / "autoresearch" / "envs")
+    assert f"will be synced into {envs}" in lines(ready, "ok")["dependencies"]
+    # not synced yet is no failure: the trainer syncs the runs' environment when the campaign starts
     unsynced = make_karpathy_like(tmp_path / "unsynced", cuda=False, dependencies=["a-package-in-no-cache"])
     done = cli("doctor", "--workspace", str(unsynced), env=env)
-    assert done.returncode == 2
-    assert "uv sync" in lines(done, "FAIL")["dependencies"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "will be synced" in lines(done, "ok")["dependencies"]
 
 
 def test_doctor_names_the_module_train_py_imports_that_the_run_cannot(tmp_path: Path) -> None:
