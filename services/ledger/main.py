@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import structlog
-import uvicorn
 from pydantic import Field
 
-from services.ledger.api import create_app
 from services.ledger.broadcast import Broadcaster
 from services.ledger import consumers
 from services.ledger.exits import API_EXIT
@@ -20,6 +20,9 @@ from shared.bus import Bus, consume, stream_of
 from shared.campaigns import ServedCampaign, serving
 from shared.events import EVENT_CLASSES, RunProgress
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = structlog.get_logger("ledger")
 
@@ -71,9 +74,17 @@ async def serve(bus: Bus, stop: asyncio.Event, settings: LedgerSettings) -> None
         for durable, kinds in owned.items()
     ]
     if settings.http_port:
+        import uvicorn  # the read API's web stack is loaded only by a ledger that serves it
+
+        from services.ledger.api import create_app
+        from services.ledger.projection import Projection
+
+        projection = Projection(store)
+        # the views are folded once from what the store holds now, beside the consumer, not in the first request
+        tasks.append(asyncio.create_task(asyncio.to_thread(projection.warm)))
         config = uvicorn.Config(
-            create_app(store, ctx.broadcaster), host=settings.http_host, port=settings.http_port, log_level="warning",
-            timeout_graceful_shutdown=5,
+            create_app(store, ctx.broadcaster, projection), host=settings.http_host, port=settings.http_port,
+            log_level="warning", timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
         # the service's own SIGTERM handling sets stop; uvicorn must not take the signals over

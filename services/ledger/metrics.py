@@ -1,10 +1,11 @@
-"""Prometheus metrics in the text exposition format (0.0.4), written by hand from the store."""
+"""Prometheus metrics in the text exposition format (0.0.4), written by hand from the campaigns' views."""
 
 from __future__ import annotations
 
 from services.ledger.experiments import CampaignView
+from services.ledger.pages import current_summary
+from services.ledger.projection import Projection
 from services.ledger.store import EventStore
-from services.ledger.summary import summarize
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # training runs last minutes (the trainer kills them at 10 by default)
@@ -41,11 +42,15 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def render_metrics(store: EventStore, sse_clients: int = 0) -> str:
+def render_metrics(store: EventStore, projection: Projection, sse_clients: int = 0) -> str:
     """Every campaign's figures as Prometheus metrics."""
+    with projection.reading():
+        return _exposition(store, list(projection.views.values()), sse_clients)
+
+
+def _exposition(store: EventStore, views: list[CampaignView], sse_clients: int) -> str:
     out = Exposition()
-    views = [CampaignView.load(store, campaign) for campaign in store.campaigns()]
-    summaries = [(view, summarize(view)) for view in views]
+    summaries = [(view, current_summary(view)) for view in views]
     out.family("autoresearch_experiments", "gauge", "Experiments by outcome (keep, discard, crash, rejected).")
     for view, summary in summaries:
         for status, count in summary.counts.model_dump().items():

@@ -234,3 +234,12 @@ class ProgressOutline(BaseModel):
 
     campaign: str
     points: list[ProgressPoint]
+
+
+class DashboardOut(BaseModel):
+    """What the dashboard shows after each event, in one answer."""
+
+    campaigns: list[str] = Field(description="Every campaign seen, oldest first.")
+    summary: SummaryOut
+    progress: ProgressOutline
+    experiments: ExperimentPage = Field(description="The newest experiments first, as `order=desc`.")

@@ -73,6 +73,28 @@ class EventStore:
         rows = self._rows(query, args + ([limit] if limit is not None else []))
         return [event for row in rows if (event := _parse_stored(row[0])) is not None]
 
+    def last_seq(self) -> int:
+        """The sequence number of the newest stored event; 0 when none is."""
+        return self._rows("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
+
+    def stored_after(self, after_seq: int, up_to: int, skip: type[Event] | None = None) -> list[Event]:
+        """Events stored after one sequence number up to another, oldest first, optionally leaving out one type."""
+        query = "SELECT payload FROM events WHERE seq > ? AND seq <= ?" + (" AND type != ?" if skip else "") + " ORDER BY seq"
+        rows = self._rows(query, (after_seq, up_to, *([skip.subject] if skip else [])))
+        return [event for row in rows if (event := _parse_stored(row[0])) is not None]
+
+    def latest_each(self, kind: type[Event], after_seq: int, up_to: int) -> list[Event]:
+        """Each campaign's newest event of one type stored within (after_seq, up_to]."""
+        query = ("SELECT payload FROM events WHERE seq IN (SELECT MAX(seq) FROM events"
+                 " WHERE seq > ? AND seq <= ? AND type = ? GROUP BY campaign) ORDER BY seq")
+        rows = self._rows(query, (after_seq, up_to, kind.subject))
+        return [event for row in rows if (event := _parse_stored(row[0])) is not None]
+
+    def campaigns_after(self, after_seq: int, up_to: int) -> list[str]:
+        """Campaigns with events stored within (after_seq, up_to], in order of their first such event."""
+        query = "SELECT campaign FROM events WHERE seq > ? AND seq <= ? GROUP BY campaign ORDER BY MIN(seq)"
+        return [row[0] for row in self._rows(query, (after_seq, up_to))]
+
     def latest(self, campaign: str, kind: type[Event]) -> Event | None:
         """The campaign's most recent event of one type."""
         query = "SELECT payload FROM events WHERE campaign = ? AND type = ? ORDER BY seq DESC LIMIT 1"

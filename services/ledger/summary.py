@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.ledger.experiments import CampaignView
 from services.ledger.schemas import ConfirmingOut, ExperimentDetail, ProgressPoint, RunningOut, StatusCounts, SummaryOut
-from shared.events import CampaignFinished, ProposalCreated, RunStarted, VerdictDecided, utc_now
+from shared.events import utc_now
 
 Interval = tuple[datetime, datetime | None]
 
@@ -69,7 +69,7 @@ def confirming_now(experiments: list[ExperimentDetail]) -> ConfirmingOut | None:
 
 def noise(view: CampaignView) -> dict[str, float | str | None]:
     """σ̂, the keep rule and the clear gain of the campaign's latest verdict."""
-    latest = next((event for event in reversed(view.events) if isinstance(event, VerdictDecided)), None)
+    latest = view.latest_verdict
     if latest is None:
         return {"sigma": None, "keep_rule": None, "clear_gain": None}
     return {"sigma": latest.sigma, "keep_rule": latest.keep_rule, "clear_gain": latest.clear_gain}
@@ -82,7 +82,7 @@ def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
     baseline = next((row for row in decided if row.verdict and row.verdict.baseline), decided[0] if decided else None)
     kept = [row for row in decided if row.status == "keep" and row.val_bpb is not None]
     best = min(kept, key=lambda row: row.val_bpb or 0.0) if kept else None
-    times = [event.occurred_at for event in view.events] + ([view.progress.occurred_at] if view.progress else [])
+    times = [at for at in (view.first_at, view.last_at) if at is not None] + ([view.progress.occurred_at] if view.progress else [])
     runs = run_intervals(view)
     ends = [end for _, end in runs if end is not None]
     last = max(times + ends) if times else None
@@ -90,7 +90,7 @@ def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
     base_bpb = baseline.val_bpb if baseline else None
     after = [row.status for row in decided if row is not baseline]
     best_bpb = best.val_bpb if best else None
-    running, confirming, finished = running_now(experiments, now or utc_now()), confirming_now(experiments), is_finished(view)
+    running, confirming, finished = running_now(experiments, now or utc_now()), confirming_now(experiments), view.finished
     return SummaryOut(
         campaign=view.campaign, baseline_val_bpb=base_bpb, best_val_bpb=best_bpb,
         best_commit=best.commit if best else None, best_description=best.description if best else None,
@@ -110,12 +110,9 @@ def summarize(view: CampaignView, now: datetime | None = None) -> SummaryOut:
 
 def proposal_spending(view: CampaignView) -> dict[str, int | float | None]:
     """Tokens and cost the proposers recorded on the campaign's proposals."""
-    proposals = [event for event in view.events if isinstance(event, ProposalCreated)]
-    costs = [p.cost for p in proposals if p.cost is not None]
     return {
-        "proposal_input_tokens": sum(p.input_tokens or 0 for p in proposals),
-        "proposal_output_tokens": sum(p.output_tokens or 0 for p in proposals),
-        "proposal_cost": round(sum(costs), 6) if costs else None,
+        "proposal_input_tokens": view.input_tokens, "proposal_output_tokens": view.output_tokens,
+        "proposal_cost": round(view.cost, 6) if view.priced else None,
     }
 
 
@@ -140,28 +137,19 @@ def trajectory(statuses: list[str]) -> str:
 
 def finish_reason(view: CampaignView) -> str | None:
     """Why the campaign's latest campaign.finished says it ended."""
-    latest = next((event for event in reversed(view.events) if isinstance(event, CampaignFinished)), None)
+    latest = view.latest_finish
     return (latest.reason or None) if latest else None
-
-
-def is_finished(view: CampaignView) -> bool:
-    """Finished when campaign.finished came after the last run started (a resumed campaign is open again)."""
-    state = False
-    for event in view.events:
-        if isinstance(event, CampaignFinished):
-            state = True
-        elif isinstance(event, RunStarted):
-            state = False
-    return state
 
 
 def progress_points(view: CampaignView) -> list[ProgressPoint]:
     """Every decided experiment in decision order, with the running best after it."""
-    return [
-        ProgressPoint(
-            number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
-            val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
-            runs=row.verdict.runs if row.verdict else 1,
-        )
-        for row in view.decided
-    ]
+    return [progress_point(row) for row in view.decided]
+
+
+def progress_point(row: ExperimentDetail) -> ProgressPoint:
+    """One decided experiment on the chart."""
+    return ProgressPoint(
+        number=row.number or 0, experiment_id=row.experiment_id, commit=row.commit or "", status=row.status,
+        val_bpb=row.val_bpb, best=row.verdict.best_after if row.verdict else None, description=row.description,
+        runs=row.verdict.runs if row.verdict else 1,
+    )

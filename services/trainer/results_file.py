@@ -11,35 +11,41 @@ import structlog
 from shared.bus import Bus
 from shared.events import VerdictDecided
 from shared.replay import replay
-from shared.results_tsv import render_results, write_atomically
+from shared.results_tsv import ResultsWriter, render_rows, results_row
 
 log = structlog.get_logger("trainer")
 
 
 class ResultsFile:
-    """The verdicts of one campaign, first one per experiment as the trainer applies them, rewritten whole on each."""
+    """The verdicts of one campaign, first one per experiment as the trainer applies them; each adds its row at the end."""
 
     def __init__(self, path: Path | None, campaign: str) -> None:
         self.path, self.campaign = path, campaign
         self.verdicts: dict[str, VerdictDecided] = {}  # by experiment, in the order they were decided
+        self.rows: list[str] = []  # their rows, rendered once
+        self.file = ResultsWriter(path) if path is not None else None
 
     def record(self, verdict: VerdictDecided) -> bool:
         """Keep the experiment's verdict; False when it is another campaign's or its experiment already has one."""
         if verdict.campaign != self.campaign or verdict.experiment_id in self.verdicts:
             return False
         self.verdicts[verdict.experiment_id] = verdict
+        self.rows.append(results_row(verdict))
         return True
 
     def text(self) -> str:
         """The whole file: Karpathy's header and one row per decided experiment."""
-        return render_results(self.verdicts.values())
+        return render_rows(self.rows)
 
     async def write(self) -> None:
-        """Replace the file; a failure is logged, never raised: the next verdict writes every row again."""
-        if self.path is None:
+        """Add the new rows at the end (the whole file on the first write, or after someone changed it).
+
+        A failure is logged, never raised: the next verdict writes every row again.
+        """
+        if self.file is None:
             return
         try:
-            await asyncio.to_thread(write_atomically, self.path, self.text())
+            await asyncio.to_thread(self.file.write, self.text())
         except OSError as exc:  # a full disk or a read-only mount must not stop verdicts from moving the branch
             log.error("results.tsv could not be written", path=str(self.path), reason=str(exc))
 

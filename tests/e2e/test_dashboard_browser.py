@@ -189,3 +189,31 @@ async def test_dashboard_shows_a_campaign_and_follows_it_live(bus: Bus, ledger: 
         assert page.page_errors == []
 
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+
+
+API_REQUESTS = "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/campaigns/')).length"
+
+
+async def test_each_event_costs_the_page_one_request(bus: Bus, ledger: RunningLedger, tmp_path: Path) -> None:
+    script = CampaignScript("nov27").start(0).baseline(1.0, 10, 70)
+    for event in script.events:
+        await bus.publish(event)
+    shown = len(script.events)
+    script.experiment("raise the learning rate", 0.99, 75, 135)
+    fresh = script.events[shown:]
+
+    async with chromium(tmp_path / "profile") as page:
+        await page.call("Page.navigate", url=f"{ledger.url}/")
+        await page.wait_for("document.body?.dataset.loaded === '1' && document.body.dataset.live === '1'")
+        await page.wait_for(f"({ROWS}).length === 1")
+        before = await page.evaluate(API_REQUESTS)
+        # one event at a time, each waiting for the page's answer to it, so that no two share a refresh
+        for event in fresh:
+            asked = await page.evaluate(API_REQUESTS)
+            await bus.publish(event)
+            await page.wait_for(f"{API_REQUESTS} > {asked}")
+        await page.wait_for(f"({ROWS}).includes('nov27-0001 keep')")
+        await asyncio.sleep(0.5)  # room for any further request the last event would cause
+
+        assert await page.evaluate(API_REQUESTS) - before == len(fresh) == 5
+        assert page.page_errors == []

@@ -97,3 +97,53 @@ def test_a_description_with_terminal_sequences_reaches_no_cell() -> None:
 
     assert row.split("\t")[4] == "lr up x2"
     assert not any(ord(char) < 0x20 or 0x7f <= ord(char) <= 0x9f for char in row.replace("\t", ""))
+
+
+async def test_each_verdict_appends_its_row_to_the_ledgers_file_in_place(tmp_path: Path) -> None:
+    script = CampaignScript().start(0).baseline(1.0, 10, 70)
+    for number in range(3):
+        script.experiment(f"idea {number}", 0.99 - number / 100, 100 + 100 * number, 160 + 100 * number)
+    ctx = LedgerContext(EventStore(tmp_path / "state" / "events.sqlite3"), tmp_path / "results", {})
+    path = ctx.results_path("nov27")
+    seen: list[tuple[int, bytes]] = []
+    for event in script.events:
+        await on_event(event, ctx)
+        if isinstance(event, VerdictDecided):
+            seen.append((path.stat().st_ino, path.read_bytes()))
+
+    assert len({inode for inode, _ in seen}) == 1  # one file all along, never replaced
+    assert all(later.startswith(earlier) and len(later.splitlines()) == len(earlier.splitlines()) + 1
+               for (_, earlier), (_, later) in zip(seen, seen[1:]))
+    assert seen[-1][1].decode() == render_results(ctx.store.verdicts("nov27"))
+
+
+async def test_the_ledgers_file_truncated_or_removed_by_someone_is_written_whole_again(tmp_path: Path) -> None:
+    script = CampaignScript().start(0).baseline(1.0, 10, 70)
+    ctx = LedgerContext(EventStore(tmp_path / "state" / "events.sqlite3"), tmp_path / "results", {})
+    path = ctx.results_path("nov27")
+    for event in script.events:
+        await on_event(event, ctx)
+
+    for number, spoil in enumerate((lambda: path.write_text(""), path.unlink, lambda: path.write_text("commit\n"))):
+        spoil()
+        decided = len(script.events)
+        script.experiment(f"idea {number}", 0.99, 100 + 100 * number, 160 + 100 * number)
+        for event in script.events[decided:]:
+            await on_event(event, ctx)
+        assert path.read_text() == render_results(ctx.store.verdicts("nov27"))
+        assert len(path.read_text().splitlines()) == number + 3 and stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+async def test_a_redelivered_verdict_puts_its_row_in_a_file_it_is_missing_from(tmp_path: Path) -> None:
+    script = CampaignScript().start(0).baseline(1.0, 10, 70)
+    script.experiment("idea", 0.99, 100, 160)
+    ctx = LedgerContext(EventStore(tmp_path / "state" / "events.sqlite3"), tmp_path / "results", {})
+    for event in script.events:
+        await on_event(event, ctx)
+    path = ctx.results_path("nov27")
+    whole = path.read_text()
+    path.write_text(whole.rsplit("\n", 2)[0] + "\n")  # the last row lost, as a write cut short would leave it
+
+    await on_event(script.events[-1], ctx)  # its verdict, delivered again
+
+    assert path.read_text() == whole

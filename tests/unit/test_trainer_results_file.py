@@ -1,4 +1,4 @@
-"""The trainer's results.tsv: one row per experiment it applied a verdict to, written whole and readable by all."""
+"""The trainer's results.tsv: one row per experiment it applied a verdict to, appended, readable by all."""
 
 from __future__ import annotations
 
@@ -106,3 +106,42 @@ async def test_a_handler_that_fails_writes_nothing_so_the_retried_verdict_is_wri
     await handle(verdict(f"{TAG}-0001"))  # redelivered
 
     assert len(rows(path)) == 1
+
+
+async def test_each_verdict_appends_its_row_leaving_the_file_and_its_earlier_bytes_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "results.tsv"
+    results = ResultsFile(path, TAG)
+    results.record(verdict(f"{TAG}-0000", description="baseline"))
+    await results.write()
+    inode, before = path.stat().st_ino, path.read_bytes()
+
+    for number in (1, 2, 3):
+        results.record(verdict(f"{TAG}-{number:04d}", "discard", 1.1, description=f"idea {number}"))
+        await results.write()
+        assert path.stat().st_ino == inode  # the same file, appended, never replaced
+        assert path.read_bytes().startswith(before) and path.read_bytes() != before
+        before = path.read_bytes()
+
+    assert [row[4] for row in rows(path)] == ["baseline", "idea 1", "idea 2", "idea 3"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("change", ["truncate", "remove", "edit"])
+async def test_a_file_someone_else_changed_is_written_whole_on_the_next_verdict(tmp_path: Path, change: str) -> None:
+    path = tmp_path / "results.tsv"
+    results = ResultsFile(path, TAG)
+    for number in (0, 1):
+        results.record(verdict(f"{TAG}-{number:04d}", description=f"idea {number}"))
+        await results.write()
+    if change == "truncate":
+        path.write_text("")
+    elif change == "remove":
+        path.unlink()
+    else:
+        path.write_text(path.read_text().replace("idea 0", "idea zero"))  # a row edited by hand
+
+    results.record(verdict(f"{TAG}-0002", description="idea 2"))
+    await results.write()
+
+    assert path.read_text() == results.text()
+    assert [row[4] for row in rows(path)] == ["idea 0", "idea 1", "idea 2"]

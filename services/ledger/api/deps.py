@@ -1,13 +1,16 @@
-"""What the read API's routes depend on: the store, the live broadcaster, a known campaign and its view."""
+"""What the read API's routes depend on: the store, the live broadcaster, and the campaigns' views."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from services.ledger.broadcast import Broadcaster
 from services.ledger.experiments import CampaignView
+from services.ledger.projection import Projection, UnknownCampaign
 from services.ledger.store import EventStore
 
 
@@ -21,23 +24,22 @@ def get_broadcaster(request: Request) -> Broadcaster:
     return request.app.state.broadcaster
 
 
+def get_projection(request: Request) -> Projection:
+    """Every campaign's view, kept up to date with the store."""
+    return request.app.state.projection
+
+
 Store = Annotated[EventStore, Depends(get_store)]
 Live = Annotated[Broadcaster, Depends(get_broadcaster)]
+Views = Annotated[Projection, Depends(get_projection)]
 
 
-def known_campaign(campaign: str, store: Store) -> str:
-    """The campaign named in the path, or 404 when the ledger has never seen it."""
-    if campaign not in store.campaigns():
-        raise HTTPException(status_code=404, detail=f"no campaign named {campaign!r}")
-    return campaign
-
-
-Campaign = Annotated[str, Depends(known_campaign)]
-
-
-def load_view(campaign: Campaign, store: Store) -> CampaignView:
-    """The campaign's events, loaded once for the request."""
-    return CampaignView.load(store, campaign)
-
-
-View = Annotated[CampaignView, Depends(load_view)]
+@contextmanager
+def campaign_view(views: Projection, campaign: str) -> Iterator[CampaignView]:
+    """The campaign's up-to-date view, held still while the route reads it; 404 when the ledger has never seen it."""
+    try:
+        with views.reading(campaign) as view:
+            assert view is not None  # reading() names a campaign, so it gives its view or raises
+            yield view
+    except UnknownCampaign:
+        raise HTTPException(status_code=404, detail=f"no campaign named {campaign!r}") from None

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.ledger.api.deps import Live, Store
+from services.ledger.api.deps import Live, Store, Views
 from services.ledger.metrics import CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["operations"])
@@ -19,7 +19,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(store: Store, live: Live) -> PlainTextResponse:
+async def metrics(store: Store, views: Views, live: Live) -> PlainTextResponse:
     """Experiments by status, best val_bpb, run durations and trainer idle time, for Prometheus."""
-    text = await run_in_threadpool(render_metrics, store, len(live.subscriptions))
+    text = await run_in_threadpool(render_metrics, store, views, len(live.subscriptions))
     return PlainTextResponse(text, media_type=CONTENT_TYPE)

@@ -1,10 +1,14 @@
 // The ledger dashboard: reads the JSON API once, then follows the live event stream.
 // Step lines (run.progress) update the current run in place; every other event refreshes
-// the summary, chart and table, a few at a time.
+// the summary, chart and table with one request, and a burst of events shares one.
 "use strict";
 
 const PAGE = 50;
-const state = { campaign: null, shown: PAGE, source: null, running: null, statuses: new Map(), refreshTimer: null };
+const SETTLE_MS = 150;  // events closer than this share one refresh
+const state = {
+  campaign: null, shown: PAGE, source: null, running: null, statuses: new Map(),
+  refreshTimer: null, refreshing: null, again: false,
+};
 const $ = (id) => document.getElementById(id);
 
 async function getJSON(path) {
@@ -170,22 +174,43 @@ async function openDetail(experimentId) {
   if (!$("detail").open) $("detail").showModal();
 }
 
+function renderCampaigns(campaigns) {
+  const select = $("campaign");
+  const names = [...select.options].map((option) => option.value);
+  if (names.join("\n") !== campaigns.join("\n")) {
+    select.replaceChildren(...campaigns.map((name) => el("option", { value: name }, name)));
+  }
+  select.value = state.campaign;
+}
+
+// One request brings everything the page shows: the campaigns, the summary, the chart and the newest rows.
 async function refresh() {
   if (!state.campaign) return;
-  const c = enc(state.campaign);
-  const [summary, progress, page] = await Promise.all([
-    getJSON(`/api/campaigns/${c}/summary`), getJSON(`/api/campaigns/${c}/progress`),
-    getJSON(`/api/campaigns/${c}/experiments?order=desc&limit=${Math.min(state.shown, 500)}`),
-  ]);
-  renderSummary(summary);
-  drawProgressChart($("chart"), progress.points, openDetail);
-  renderTable(page);
+  const data = await getJSON(`/api/campaigns/${enc(state.campaign)}/dashboard?limit=${Math.min(state.shown, 500)}`);
+  renderCampaigns(data.campaigns);
+  renderSummary(data.summary);
+  drawProgressChart($("chart"), data.progress.points, openDetail);
+  renderTable(data.experiments);
   document.body.dataset.loaded = "1";
 }
 
+// At most one refresh waits and one runs: events during the wait join it, events during the run ask for one more.
 function scheduleRefresh() {
-  clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => refresh().catch(console.error), 150);
+  if (state.refreshTimer !== null) return;
+  state.refreshTimer = setTimeout(() => {
+    state.refreshTimer = null;
+    if (state.refreshing) { state.again = true; return; }
+    state.refreshing = refresh().catch(console.error).finally(() => {
+      state.refreshing = null;
+      if (state.again) { state.again = false; scheduleRefresh(); }
+    });
+  }, SETTLE_MS);
+}
+
+// With no campaign shown yet, the first event names the campaign to show.
+function onFirstEvent(event) {
+  const campaign = JSON.parse(event.data).campaign;
+  if (campaign && !state.campaign) start(campaign).catch(console.error);
 }
 
 function onProgress(event) {
@@ -204,23 +229,25 @@ function follow(campaign) {
   source.addEventListener("run.progress", onProgress);
   for (const type of ["campaign.started", "campaign.finished", "proposal.created", "proposal.rejected", "commit.made",
     "run.started", "run.finished", "confirmation.requested", "verdict.decided", "proposal.exhausted"]) {
-    source.addEventListener(type, campaign ? scheduleRefresh : () => start().catch(console.error));
+    source.addEventListener(type, campaign ? scheduleRefresh : onFirstEvent);
   }
   state.source = source;
 }
 
-async function start() {
-  const campaigns = await getJSON("/api/campaigns");
-  const wanted = new URLSearchParams(location.search).get("campaign");
-  const campaign = campaigns.includes(wanted) ? wanted : campaigns[campaigns.length - 1] || null;
-  const select = $("campaign");
-  select.replaceChildren(...campaigns.map((name) => el("option", { value: name }, name)));
+// Show a campaign: the one named, else the one in the address, else the newest; the list is asked for only without a name.
+async function start(named) {
+  let campaign = named || null, campaigns = null;
+  if (!campaign) {
+    campaigns = await getJSON("/api/campaigns");
+    const wanted = new URLSearchParams(location.search).get("campaign");
+    campaign = campaigns.includes(wanted) ? wanted : campaigns[campaigns.length - 1] || null;
+  }
   $("empty").hidden = !!campaign;
   state.campaign = campaign;
   state.shown = PAGE;
   state.statuses.clear();
+  if (campaigns) renderCampaigns(campaigns);
   if (campaign) {
-    select.value = campaign;
     $("tsv-link").href = `/api/campaigns/${enc(campaign)}/results.tsv`;
     $("png-link").href = `/api/campaigns/${enc(campaign)}/progress.png`;
     await refresh();
@@ -230,7 +257,7 @@ async function start() {
 
 $("campaign").addEventListener("change", (e) => {
   history.replaceState(null, "", `?campaign=${enc(e.target.value)}`);
-  start().catch(console.error);
+  start(e.target.value).catch(console.error);
 });
 $("more").addEventListener("click", () => { state.shown += PAGE; refresh().catch(console.error); });
 setInterval(renderRun, 1000);
