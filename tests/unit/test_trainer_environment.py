@@ -91,3 +91,9 @@ def test_up_keeps_for_the_trainer_alone_what_its_runs_are_passed(tmp_path: Path)
 def test_pass_env_is_a_trainer_flag_only() -> None:
     refused = CliRunner().invoke(app, ["service", "editor", "--pass-env", "WANDB_API_KEY"])
     assert refused.exit_code != 0 and "--pass-env does not apply to the editor" in refused.output
+
+
+def test_a_run_finds_the_driver_libraries_the_trainer_finds() -> None:
+    """On hosts where torch finds the NVIDIA driver through LD_LIBRARY_PATH, a run without it trains on the CPU."""
+    env = training_environment({"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64", "PATH": "/usr/bin"}, gpu=None)
+    assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
