@@ -10,10 +10,12 @@ import asyncio
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import git
 import structlog
+from git.objects.fun import tree_entries_from_data
 from nats.js.errors import NotFoundError
 
 from shared.bus import Bus
@@ -21,6 +23,7 @@ from shared.failures import PermanentError
 
 log = structlog.get_logger("gitobjects")
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")
+TREE_MODE = 0o040000
 IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 # Configuration under which git runs nothing that a repository's files (or ~/.gitconfig) could name: no hooks,
 # no fsmonitor, no replacement objects, no transports. It is given as command-line configuration, which outranks
@@ -64,7 +67,8 @@ def open_mirror(path: Path) -> git.Repo:
 
 def inert(repo: git.Repo) -> git.Repo:
     """Make every later git command on repo run nothing that the repository names (see INERT_CONFIG)."""
-    # Called again before each checkout: filter drivers run on checkout, named in config that may have changed.
+    # Called again before a checkout whenever a run may have changed the config since: filter drivers run on
+    # checkout, named in config that a run can rewrite.
     config = dict(INERT_CONFIG)
     pinned = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_DIR": str(repo.git_dir)}
     if repo.working_tree_dir is not None:  # a rewritten core.worktree must not send checkouts elsewhere
@@ -92,6 +96,34 @@ def _filter_drivers(repo: git.Repo) -> set[str]:
     except git.GitCommandError:  # none named
         return set()
     return {name.removeprefix("filter.").rpartition(".")[0] for name in names.split("\0") if name.startswith("filter.")}
+
+
+def object_kind(repo: git.Repo, sha: str) -> str | None:
+    """The type of the object named by a full hash (commit, tree, blob, tag), read through the repository's
+    long-lived `git cat-file`; None when the repository does not hold it."""
+    try:
+        return repo.odb.info(bytes.fromhex(sha)).type.decode()
+    except (ValueError, git.BadObject, git.BadName):
+        return None
+
+
+def tree_entries(repo: git.Repo, tree: bytes) -> list[tuple[bytes, int, str]]:
+    """A tree's entries (hash, mode, name), read without starting a git process."""
+    return tree_entries_from_data(repo.odb.stream(tree).read())
+
+
+def changed_paths(repo: git.Repo, before: bytes, after: bytes, prefix: str = "") -> Iterator[str]:
+    """The paths whose entry differs between two trees, walking only into subtrees that differ."""
+    old = {name: (sha, mode) for sha, mode, name in tree_entries(repo, before)}
+    new = {name: (sha, mode) for sha, mode, name in tree_entries(repo, after)}
+    for name in sorted(old.keys() | new.keys()):
+        if old.get(name) == new.get(name):
+            continue
+        was, now = old.get(name), new.get(name)
+        if was and now and was[1] == now[1] == TREE_MODE:
+            yield from changed_paths(repo, was[0], now[0], f"{prefix}{name}/")
+        else:
+            yield f"{prefix}{name}"
 
 
 def has_commit(repo: git.Repo, commit: str) -> bool:
@@ -123,20 +155,19 @@ async def upload_bundle(bus: Bus, repo: git.Repo, key: str, tip: str, exclude: s
         await store.put(key, out.read_bytes())
 
 
-def _unbundle(repo: git.Repo, path: Path) -> list[str]:
-    """Import a bundle's objects; return the prerequisite commits that are missing."""
+def _unbundle(repo: git.Repo, path: Path) -> tuple[list[str], list[str]]:
+    """Import a bundle's objects: (the commits it brought, the prerequisite commits that are missing)."""
     try:
         output = repo.git.bundle("unbundle", str(path))
     except git.GitCommandError as exc:
         missing = _SHA.findall(str(exc.stderr))
         if not missing:
             raise
-        return missing
-    for line in output.splitlines():
-        match = _SHA.match(line)
-        if match:  # keep imported objects reachable so gc never prunes them
-            repo.git.update_ref(import_ref(match.group(0)), match.group(0))
-    return []
+        return [], missing
+    tips = [match.group(0) for line in output.splitlines() if (match := _SHA.match(line))]
+    for tip in tips:  # keep imported objects reachable so gc never prunes them (a bundle has one tip)
+        repo.git.update_ref(import_ref(tip), tip)
+    return tips, []
 
 
 async def _fetch_bundle(bus: Bus, key: str) -> bytes | None:
@@ -163,12 +194,12 @@ async def ensure_commit(bus: Bus, repo: git.Repo, commit: str, campaign: str, de
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "objects.bundle"
         path.write_bytes(data)
-        missing = await asyncio.to_thread(_unbundle, repo, path)
+        brought, missing = await asyncio.to_thread(_unbundle, repo, path)
         for prerequisite in missing:
             await ensure_commit(bus, repo, prerequisite, campaign, depth + 1)
         if missing:
-            await asyncio.to_thread(_unbundle, repo, path)
-    if not has_commit(repo, commit):
+            brought, _ = await asyncio.to_thread(_unbundle, repo, path)
+    if commit not in brought and not has_commit(repo, commit):  # a bundle's tips are in the repository once it is read
         raise MissingObjects(f"bundle for {commit} did not contain it")
 
 

@@ -24,6 +24,7 @@ import structlog
 
 from services.trainer.runner import RunOutcome, tail
 from shared.edits import EDITABLE
+from shared.gitobjects import TREE_MODE, tree_entries
 
 log = structlog.get_logger("trainer")
 
@@ -80,28 +81,33 @@ def _listed(names: list[str]) -> str:
 
 
 def _write_tree(repo: git.Repo, commit: str, room: Path) -> list[str]:
-    """Write commit's files into room from their blobs: no checkout, so no filter, hook or attribute runs."""
-    listing = repo.git.ls_tree("-r", "-z", "--full-tree", commit, stdout_as_string=False)
-    names = []
-    for entry in listing.split(b"\0"):
-        if not entry:
-            continue
-        meta, _, raw_name = entry.partition(b"\t")
-        mode, kind, oid = meta.decode().split()
-        name = os.fsdecode(raw_name)
+    """Write commit's files into room from their blobs: no checkout, so no filter, hook or attribute runs.
+
+    Trees and blobs are read through the repository's long-lived `git cat-file`: no git process per room.
+    """
+    names: list[str] = []
+    _write_entries(repo, git.Commit(repo, bytes.fromhex(commit)).tree.binsha, room, "", names)
+    return names
+
+
+def _write_entries(repo: git.Repo, tree: bytes, room: Path, prefix: str, names: list[str]) -> None:
+    for oid, mode, entry in tree_entries(repo, tree):
+        name = prefix + entry
         parts = PurePosixPath(name).parts
-        unsafe = name.startswith("/") or bool({"..", ".git"} & {part.lower() for part in parts})
-        if kind != "blob" or mode not in FILE_MODES or unsafe:
-            log.warning("tracked entry left out of the room", name=name, mode=mode)
+        unsafe = name.startswith("/") or "/" in entry or bool({"..", ".git"} & {part.lower() for part in parts})
+        if mode == TREE_MODE and not unsafe:
+            _write_entries(repo, oid, room, f"{name}/", names)
+            continue
+        if f"{mode:o}" not in FILE_MODES or unsafe:
+            log.warning("tracked entry left out of the room", name=name, mode=f"{mode:o}")
             continue
         target = room.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)  # a data file of the same name: the commit's own wins
         with open(target, "wb") as file:
-            shutil.copyfileobj(repo.odb.stream(bytes.fromhex(oid)), file)
-        target.chmod(FILE_MODES[mode])
+            shutil.copyfileobj(repo.odb.stream(oid), file)
+        target.chmod(FILE_MODES[f"{mode:o}"])
         names.append(name)
-    return names
 
 
 def _copy_data(workspace: Path, room: Path) -> None:
@@ -169,7 +175,7 @@ def _alive(pid: int) -> bool:
 
 
 class RoomKeeper(Protocol):
-    """What builds rooms: the workspace, whose check_out builds the room of the next run."""
+    """What holds rooms: the workspace, whose check_out holds the room of the next run."""
 
     def take_room(self) -> CleanRoom: ...
 

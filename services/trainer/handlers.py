@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.trainer.crash_reason import failure_reason, with_reason
 from services.trainer.environment import run_environment
+from services.trainer.prepared import Prepared, Room, prepare
 from services.trainer.progress import CampaignProgress
 from services.trainer.runner import RunOutcome
 from services.trainer.workspace import Workspace, discarded_ref
@@ -21,7 +22,6 @@ from shared.events import (
     ProposalRejected, ProposalRequested, RunFinished, RunProgress, RunStarted, VerdictDecided, utc_now,
 )
 from shared.failures import RetryLater
-from shared.gitobjects import MissingObjects
 from shared.ids import baseline_failed_id, campaign_finished_id, experiment_id, run_finished_id, stale_id, ticket_id
 
 log = structlog.get_logger("trainer")
@@ -48,6 +48,7 @@ class TrainerContext:
     finishing: tuple[str, str] | None = None  # the experiment and commit whose result is being published
     session: str | None = None  # the sitting (one `up`) served: a failed baseline is announced once in each
     run_timeout: float | None = None  # what a timed-out run is said to have had
+    git_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one git step at a time on the workspace
 
     @property
     def campaign(self) -> str:
@@ -108,10 +109,17 @@ class RunKind:
 
 async def train(
     ctx: TrainerContext, experiment: str, commit: str, parent: str | None, description: str, kind: RunKind = RunKind(),
+    room: Room | None = None,
 ) -> None:
-    """Run one commit and publish run.started, progress and run.finished."""
+    """Run one commit (in room, when it was prepared) and publish run.started, progress and run.finished."""
     base = dict(campaign=ctx.campaign, experiment_id=experiment, producer=ctx.producer)
-    await asyncio.to_thread(ctx.workspace.check_out, commit)
+    try:
+        async with ctx.git_lock:
+            await asyncio.to_thread(ctx.workspace.check_out, commit, room)
+    except BaseException:
+        if room is not None:  # a stop while waiting for the lock: the workspace never held the prepared room
+            room.remove()
+        raise
     await ctx.publish(RunStarted(**base, commit=commit, description=description, command=ctx.command))
     log.info("run started", experiment_id=experiment, commit=commit[:7], description=description)
 
@@ -159,38 +167,55 @@ async def run_baseline(ctx: TrainerContext) -> None:
     await train(ctx, experiment_id(ctx.campaign, 0), started.base_commit, None, "baseline", RunKind(baseline=True))
 
 
-async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
-    """Run a commit once the previous run's verdict is applied; send back a commit built on an old tip."""
+def runnable(event: CommitMade, ctx: TrainerContext) -> bool:
+    """True when the commit answers a ticket of this campaign whose experiment is still open and has not run."""
     if event.campaign != ctx.campaign or (event.experiment_id, event.commit) in ctx.progress.finished_runs:
-        return
+        return False
     if ctx.progress.baseline_failure is not None:
         log.warning("commit set aside: the campaign's baseline failed", experiment_id=event.experiment_id)
-        return
+        return False
     if event.experiment_id in ctx.progress.decided_experiments | ctx.progress.rejected_experiments:
-        return
+        return False
     if not ctx.progress.issued(event.experiment_id):
         log.warning("commit answering no ticket of this campaign set aside", experiment_id=event.experiment_id,
                     commit=event.commit[:7], producer=event.producer)
+        return False
+    return True
+
+
+async def on_commit_made(event: CommitMade, ctx: TrainerContext) -> None:
+    """Prepare a commit while the previous run trains, run it once that run's verdict is applied; send back a commit
+    built on an old tip."""
+    if not runnable(event, ctx):
         return
-    await ctx.idle.wait()
-    head = ctx.workspace.head()
-    if event.parent != head:
-        log.info("commit is stale, asking for it on the new tip", experiment_id=event.experiment_id, head=head[:7])
-        await ctx.publish(CommitStale(
-            event_id=stale_id(event.commit, head), campaign=ctx.campaign, experiment_id=event.experiment_id,
-            producer=ctx.producer, commit=event.commit, head=head,
-        ))
-        return
+    prepared: Prepared | None = None
     try:
-        await ctx.ensure_commit(event.commit)
-    except MissingObjects as exc:  # asking again finds the same nothing: the experiment ends as a crash
-        await unrunnable(ctx, event, f"the commit's objects could not be fetched: {exc}")
-        return
-    refusal = await asyncio.to_thread(ctx.workspace.refusal, event.commit, event.parent)
-    if refusal is not None:
-        await unrunnable(ctx, event, f"the commit was refused: {refusal}")
-        return
-    await train(ctx, event.experiment_id, event.commit, event.parent, event.description)
+        if event.parent == ctx.workspace.head():  # it runs unless the awaited verdict is a keep: get it ready now
+            prepared = await prepare(event, ctx.workspace, ctx.ensure_commit, ctx.git_lock)
+        await ctx.idle.wait()
+        head = ctx.workspace.head()
+        if prepared is not None and (event.parent != head or not runnable(event, ctx)):
+            async with ctx.git_lock:  # imported ahead for nothing: it is made again on the new tip, if at all
+                await asyncio.to_thread(ctx.workspace.forget, event.commit)
+        if not runnable(event, ctx):  # the record may have moved while this commit waited
+            return
+        if event.parent != head:
+            log.info("commit is stale, asking for it on the new tip", experiment_id=event.experiment_id, head=head[:7])
+            await ctx.publish(CommitStale(
+                event_id=stale_id(event.commit, head), campaign=ctx.campaign, experiment_id=event.experiment_id,
+                producer=ctx.producer, commit=event.commit, head=head,
+            ))
+            return
+        if prepared is None:
+            prepared = await prepare(event, ctx.workspace, ctx.ensure_commit, ctx.git_lock)
+        if prepared.failure is not None:
+            await unrunnable(ctx, event, prepared.failure)
+            return
+        room, prepared.room = prepared.room, None  # the run's from here: train removes it
+        await train(ctx, event.experiment_id, event.commit, event.parent, event.description, room=room)
+    finally:
+        if prepared is not None:  # stale, set aside, or the trainer stopping: a room that will not run goes
+            prepared.drop()
 
 
 async def unrunnable(ctx: TrainerContext, event: CommitMade, reason: str) -> None:
@@ -255,11 +280,12 @@ async def on_verdict_decided(event: VerdictDecided, ctx: TrainerContext) -> None
     if event.head not in (event.commit, ctx.workspace.head()):
         log.warning("verdict moving the branch elsewhere set aside", experiment_id=event.experiment_id, head=event.head[:7])
         return
-    if event.status == "keep":
-        await asyncio.to_thread(ctx.workspace.advance, event.head)
-    else:
-        discarded = None if event.baseline else event.commit
-        await asyncio.to_thread(ctx.workspace.reset_to, event.head, discarded)
+    async with ctx.git_lock:
+        if event.status == "keep":
+            await asyncio.to_thread(ctx.workspace.advance, event.head)
+        else:
+            discarded = None if event.baseline else event.commit
+            await asyncio.to_thread(ctx.workspace.reset_to, event.head, discarded)
     ctx.progress.apply(event)
     log.info("verdict applied", experiment_id=event.experiment_id, status=event.status, head=event.head[:7])
     if ctx.progress.awaiting_verdict is None:

@@ -257,8 +257,17 @@ class FakeWorkspace:
     def head(self) -> str:
         return self.tip
 
-    def check_out(self, commit: str) -> None:
+    def check_out(self, commit: str, room: object = None) -> None:
         pass
+
+    def build_room(self, commit: str) -> object:
+        return object()
+
+    def forget(self, commit: str) -> None:
+        pass
+
+    def refusal(self, commit: str, parent: str) -> str | None:
+        return None
 
     def advance(self, commit: str) -> None:
         self.tip = commit

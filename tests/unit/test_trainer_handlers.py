@@ -26,19 +26,38 @@ NOW = datetime(2025, 11, 27, tzinfo=UTC)
 
 
 
+class FakeRoom:
+    """A clean room that knows whether it was removed."""
+
+    def __init__(self, commit: str) -> None:
+        self.commit, self.removed = commit, False
+
+    def remove(self) -> None:
+        self.removed = True
+
+
 class FakeWorkspace:
-    """A branch tip and the checkouts, kept in memory."""
+    """A branch tip, the checkouts and the rooms built, kept in memory."""
 
     def __init__(self, head: str) -> None:
         self.tip = head
         self.calls: list[tuple] = []
+        self.rooms: list[FakeRoom] = []
         self.path = Path("/nonexistent-workspace")
 
     def head(self) -> str:
         return self.tip
 
-    def check_out(self, commit: str) -> None:
-        self.calls.append(("check_out", commit))
+    def build_room(self, commit: str) -> FakeRoom:
+        self.calls.append(("build_room", commit))
+        self.rooms.append(FakeRoom(commit))
+        return self.rooms[-1]
+
+    def forget(self, commit: str) -> None:
+        self.calls.append(("forget", commit))
+
+    def check_out(self, commit: str, room: FakeRoom | None = None) -> None:
+        self.calls.append(("check_out", commit) if room is None else ("check_out", commit, "prepared room"))
 
     def advance(self, commit: str) -> None:
         self.calls.append(("advance", commit))
@@ -142,7 +161,7 @@ async def test_commit_on_the_head_is_run_and_reported():
     await after_baseline(ctx)
     await on_commit_made(commit_made(1, FIRST, BASE), ctx)
     assert ctx.ensure_commit.ensured == [FIRST]
-    assert ("check_out", FIRST) in ctx.workspace.calls
+    assert ("check_out", FIRST, "prepared room") in ctx.workspace.calls
     assert [type(e) for e in ctx.publish.events] == [RunStarted, RunProgress, RunFinished]
     finished = ctx.publish.events[-1]
     assert (finished.commit, finished.parent, finished.status, finished.baseline) == (FIRST, BASE, "ok", False)
