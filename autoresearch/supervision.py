@@ -16,9 +16,11 @@ from typing import Protocol
 from autoresearch.terminal import CONFIG_EXIT
 from shared.embedded import EmbeddedNats, EmbeddedNatsError
 from shared.processes import die_with_parent
+from shared.runtime import beating_since
 
 RESTARTS_PER_WINDOW = 5
 RESTART_WINDOW = 600.0  # seconds: crashes further apart than this never add up to a crash loop
+FIRST_START_WAIT = 5.0  # seconds the other services wait at most for the first one to be ready
 
 
 class Clock(Protocol):
@@ -84,10 +86,19 @@ class Supervised:
 
     async def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM, then SIGKILL to its process group after timeout seconds."""
+        self.terminate()
+        await self.stopped(timeout)
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM); it finishes its current work and drains its bus connection."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+
+    async def stopped(self, timeout: float = 30.0) -> None:
+        """Wait for the process to end, killing its process group (SIGKILL) after timeout seconds."""
         if self.process is None or self.process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), timeout)
         except TimeoutError:
@@ -108,6 +119,36 @@ class Supervised:
                 return f"killed by {signal.Signals(-code).name}"
         reason = self.exit_reasons.get(code)
         return f"exit code {code}" + (f": {reason}" if reason else "")
+
+
+def beating(state_dir: Path, name: str) -> Callable[[], bool]:
+    """A check that an instance of the named service has touched its heartbeat file since now: it is connected."""
+    since = time.time()
+    return lambda: beating_since(state_dir, name, since)
+
+
+async def start_in_turn(
+    services: list[Supervised], first_ready: Callable[[], bool], within: float = FIRST_START_WAIT, every: float = 0.02,
+) -> None:
+    """Start the first service alone, and the others once it is ready, has died, or `within` seconds have passed.
+
+    The first is the one the campaign waits for (the trainer, for its baseline): started alone, it has the
+    machine to itself while it imports and connects instead of sharing it with every other service's start.
+    """
+    first, rest = services[0], services[1:]
+    await first.start()
+    deadline = time.monotonic() + within
+    while not first_ready() and first.process.returncode is None and time.monotonic() < deadline:
+        await asyncio.sleep(every)
+    for service in rest:
+        await service.start()
+
+
+async def stop_all(services: list[Supervised], timeout: float = 30.0) -> None:
+    """Stop every service at once: SIGTERM to all first, then wait for all, each killed after its own timeout."""
+    for service in services:
+        service.terminate()
+    await asyncio.gather(*(service.stopped(timeout) for service in services))
 
 
 async def _unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:

@@ -30,6 +30,7 @@ from shared.streams import (  # noqa: F401 (the streams' names are the bus's too
 # longest pause in a service's recovery. Live handlers keep their events with in-progress acks every third of it.
 ACK_WAIT = 8.0
 JETSTREAM_TIMEOUT = 4.0  # seconds to wait for a JetStream reply (a publish's acknowledgement, an API call)
+FETCH_WAIT = 1.0  # seconds one pull request waits for a message; a stop ends the wait at once
 log = structlog.get_logger("bus")
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -199,6 +200,7 @@ async def consume(
 
     Across a NATS outage it keeps fetching (each fetch waits at most a second) and, once reconnected,
     gives its latest answers again, so a server that was killed and lost them does not hold it back.
+    Setting stop ends a waiting fetch at once: no message is begun after it.
     """
     stream = stream_of(handlers)
     by_subject = {kind.subject: handler for kind, handler in handlers.items()}
@@ -216,21 +218,52 @@ async def consume(
     log.info("consuming", durable=durable, subjects=list(subjects))
     answers = RecentAnswers()
     reconnects = bus.nc.stats["reconnects"]
-    while not stop.is_set():
-        if bus.nc.stats["reconnects"] != reconnects:
-            reconnects = bus.nc.stats["reconnects"]
-            await answers.give_again(bus.nc, durable)
-        try:
-            msgs = await sub.fetch(1, timeout=1.0)
-        except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
-            continue
-        except Exception as exc:
-            log.warning("fetch failed", durable=durable, error=str(exc))
-            await asyncio.sleep(1.0)
-            continue
+    try:
+        while not stop.is_set():
+            if bus.nc.stats["reconnects"] != reconnects:
+                reconnects = bus.nc.stats["reconnects"]
+                await answers.give_again(bus.nc, durable)
+            try:
+                msgs = await _fetch_unless_stopped(sub, stop)
+            except (TimeoutError, asyncio.TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:
+                log.warning("fetch failed", durable=durable, error=str(exc))
+                await _run_unless_stopped(asyncio.sleep(FETCH_WAIT), stop)
+                continue
+            for msg in msgs:
+                kept = SettledMessage(msg)
+                await handle_message(kept, by_subject, ack_wait, max_deliver, stop)
+                answers.remember(kept)
+    finally:
+        # The pull request a cancelled fetch left on the server dies with the subscription, so what is
+        # published from now on stays in the stream for the next consumer instead of coming to this one.
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def _fetch_unless_stopped(sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> list[Msg]:
+    """One fetch of at most FETCH_WAIT seconds, cancelled the moment stop is set (then nothing is returned).
+
+    A message that arrives as the fetch is cancelled is never handled here: it is left unacknowledged,
+    and JetStream delivers it again (see `consume`).
+    """
+    fetching = asyncio.ensure_future(sub.fetch(1, timeout=FETCH_WAIT))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not fetching.done():
+            fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetching
+    if fetching.cancelled():
+        return []
+    msgs = fetching.result()
+    if stop.is_set():  # fetched in the same moment as the stop: handed back at once rather than begun
         for msg in msgs:
-            kept = SettledMessage(msg)
-            await handle_message(kept, by_subject, ack_wait, max_deliver, stop)
-            answers.remember(kept)
-    with contextlib.suppress(Exception):
-        await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        return []
+    return msgs

@@ -20,6 +20,7 @@ from shared.settings import ServiceSettings
 Serve = Callable[[Bus, asyncio.Event], Awaitable[None]]
 SETUP_EXIT = 2  # as for a refused configuration: `up` does not restart a service that exits with it
 HEALTH_FOLDER = "health"
+MTIME_LAG = 0.1  # file times come from the kernel's coarse clock, which runs up to a tick behind time.time()
 HEARTBEAT_EVERY = 5.0  # seconds between touches; `autoresearch service-health` allows several to be missed
 
 
@@ -31,6 +32,15 @@ def heartbeat_path(state_dir: Path, name: str, instance: str) -> Path:
 def heartbeats(state_dir: Path, name: str) -> list[Path]:
     """The heartbeat files of every instance of a service that keeps its state in state_dir."""
     return sorted((state_dir / HEALTH_FOLDER).glob(f"{name}-*"))
+
+
+def beating_since(state_dir: Path, name: str, since: float) -> bool:
+    """True when an instance of the service has touched its heartbeat file at or after `since` (time.time())."""
+    for path in heartbeats(state_dir, name):
+        with contextlib.suppress(OSError):  # a file removed as it was read belonged to an instance that stopped
+            if path.stat().st_mtime >= since - MTIME_LAG:
+                return True
+    return False
 
 
 def _touch(path: Path) -> None:

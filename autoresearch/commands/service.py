@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from autoresearch.serve import run
 from autoresearch.services import SERVICES
-from autoresearch.terminal import fail
-from shared.settings import SettingsError, load_settings
 
 
 def service(
@@ -48,10 +46,7 @@ def service(
     llm_model: Annotated[str | None, typer.Option(help="proposer: the model; each proposer may use its own.")] = None,
     log_level: Annotated[str, typer.Option(envvar="AUTORESEARCH_LOG_LEVEL")] = "INFO",
 ) -> None:
-    """Run one service in this process."""
-    if name not in SERVICES:
-        fail(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
-    settings_cls, serve = SERVICES[name]()
+    """Run one service in this process (as `up` does, through autoresearch/serve.py, which takes the same flags)."""
     given = dict(
         nats_url=nats_url, nats_creds=nats_creds, state_dir=state_dir, instance=instance, workspace=workspace, tag=tag,
         train_command=train_command, run_timeout=run_timeout, gpu=gpu, pass_env=pass_env or None, lookahead=lookahead,
@@ -60,13 +55,4 @@ def service(
         llm_provider=llm_provider, llm_base_url=llm_base_url, llm_model=llm_model, keep_rule=keep_rule,
         baseline_runs=baseline_runs, max_runs=max_runs, noise_floor=noise_floor, vram_budget_gb=vram_budget_gb,
     )
-    foreign = [key for key, value in given.items() if value is not None and key not in settings_cls.model_fields]
-    if foreign:
-        flags = ", ".join("--" + key.replace("_", "-").replace("results-path", "results") for key in foreign)
-        fail(f"{flags} does not apply to the {name} service")
-    from shared.runtime import run_service
-    try:
-        settings = load_settings(settings_cls, **given)
-        run_service(name, settings, functools.partial(serve, settings=settings), log_level)
-    except SettingsError as exc:
-        fail(str(exc))
+    run(name, given, log_level)
