@@ -23,11 +23,11 @@ import tempfile
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nats
 
+from chat_standin import ChatStandIn
 from recording import commit_workspace
 from shared.embedded import EmbeddedNats
 from shared.events import ProposalRejected, RunFinished, VerdictDecided
@@ -55,7 +55,7 @@ def in_flight_names(prompt: str) -> set[str]:
     return set(re.findall(r"`([A-Z][A-Z0-9_]*) =", section.group(1))) if section else set()
 
 
-def start_thinking_model(think: float) -> tuple[ThreadingHTTPServer, str]:
+def start_thinking_model(think: float) -> ChatStandIn:
     """A Chat Completions endpoint that, after `think` seconds, rescales a float constant of train.py a little.
 
     Like a model pushing its best lever, it prefers LEARNING_RATE, and like a model that reads the whole prompt,
@@ -64,35 +64,19 @@ def start_thinking_model(think: float) -> tuple[ThreadingHTTPServer, str]:
     calls = {"n": 0}
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-            prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
-            code = prompt[prompt.index("## train.py at"):]
-            busy = in_flight_names(prompt)
-            constants = _CONSTANT.findall(code)
-            name, current = next(((n, v) for n, v in constants if n not in busy), constants[0])
-            with lock:
-                calls["n"] += 1
-                n = calls["n"]
-            new = f"{float(current) * (1 + 0.01 * n * (1 if n % 2 else -1)):.6g}"
-            answer = {"description": f"scale {name} to {new}", "rationale": "probe", "expected_vram_impact": "none",
-                      "edits": [{"search": f"{name} = {current}", "replace": f"{name} = {new}"}]}
-            time.sleep(think)
-            data = json.dumps({"model": "thinker", "choices": [{"message": {"content": json.dumps(answer)}}],
-                               "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(prompt: str) -> dict:
+        code = prompt[prompt.index("## train.py at"):]
+        busy = in_flight_names(prompt)
+        constants = _CONSTANT.findall(code)
+        name, current = next(((n, v) for n, v in constants if n not in busy), constants[0])
+        with lock:
+            calls["n"] += 1
+            n = calls["n"]
+        new = f"{float(current) * (1 + 0.01 * n * (1 if n % 2 else -1)):.6g}"
+        return {"description": f"scale {name} to {new}", "rationale": "probe", "expected_vram_impact": "none",
+                "edits": [{"search": f"{name} = {current}", "replace": f"{name} = {new}"}]}
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    return ChatStandIn(answer, think, model="thinker")
 
 
 async def record(command: list[str], nats_dir: Path, env: dict[str, str]) -> tuple[dict[str, list[dict]], str]:
@@ -156,7 +140,8 @@ def main() -> None:
     parser.add_argument("--proposer", choices=["llm", "search"], default="llm")
     parser.add_argument("--proposers", default="1", help="a number, or auto")
     args = parser.parse_args()
-    model, model_url = start_thinking_model(args.think)
+    model = start_thinking_model(args.think)
+    model_url = model.url
     thinks = f"model thinks {args.think}s" if args.proposer == "llm" else "search proposer"
     print(f"{args.experiments} experiments, {thinks}, training takes {args.train}s, proposers {args.proposers}")
     with tempfile.TemporaryDirectory(prefix="autoresearch-lookahead-") as tmp:
@@ -168,7 +153,7 @@ def main() -> None:
             print(f"lookahead {lookahead}: wall {time.monotonic() - started:6.1f}s · trainer idle {idle:6.1f}s "
                   f"({100 * share:4.1f}% of the campaign) · {collisions(events)}"
                   + (f" · proposers added {added}" if added else ""))
-    model.shutdown()
+    model.close()
 
 
 if __name__ == "__main__":

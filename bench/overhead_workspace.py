@@ -14,8 +14,9 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from chat_standin import ChatStandIn
 
 TRAIN_PY = '''"""A stand-in training run: waits TRAIN_SECONDS, scores its constants, notes its times outside the workspace."""
 import time
@@ -115,29 +116,11 @@ class StandInModel:
 
     def __init__(self, edits: list[Edit]) -> None:
         self.edits, self.calls, self.lock = edits, 0, threading.Lock()
-        model = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
-                data = json.dumps({"model": "stand-in", "choices": [{"message": {"content": json.dumps(model.answer(prompt))}}],
-                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = ChatStandIn(self.answer)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return self.endpoint.url
 
     def restart(self) -> None:
         """Begin the list again, for the next campaign."""
@@ -155,4 +138,4 @@ class StandInModel:
                 "edits": [{"search": search, "replace": f"{edit.name} = {edit.value}"}]}
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.endpoint.close()

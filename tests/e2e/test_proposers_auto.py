@@ -9,15 +9,16 @@ import re
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
 import pytest
 
 from tests.conftest import make_workspace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from chat_standin import ChatStandIn  # noqa: E402
 
 THINK_S = 1.5  # each answer; a run of the toy train.py takes a fraction of that
 TRAIN_PY = '''from prepare import evaluate_bpb
@@ -28,51 +29,32 @@ print("peak_vram_mb: 100.0")
 '''
 
 
-class SlowModel:
-    """A Chat Completions stand-in that rescales LEARNING_RATE a little, after THINK_S seconds, every call anew."""
+def rescale_learning_rate() -> Callable[[str], dict]:
+    """Answers that rescale LEARNING_RATE a little, every call anew."""
+    calls, lock = [0], threading.Lock()
 
-    def __init__(self) -> None:
-        self.calls, lock = 0, threading.Lock()
-        model = self
+    def answer(prompt: str) -> dict:
+        current = re.findall(r"^LEARNING_RATE = ([0-9.e-]+)$", prompt[prompt.index("## train.py at"):], re.MULTILINE)[0]
+        with lock:
+            calls[0] += 1
+            n = calls[0]
+        new = f"{float(current) * (1 + 0.01 * n * (1 if n % 2 else -1)):.6g}"
+        return {"description": f"scale LEARNING_RATE to {new} (call {n})", "rationale": "probe",
+                "expected_vram_impact": "none",
+                "edits": [{"search": f"LEARNING_RATE = {current}", "replace": f"LEARNING_RATE = {new}"}]}
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
-                current = re.findall(r"^LEARNING_RATE = ([0-9.e-]+)$", prompt[prompt.index("## train.py at"):], re.MULTILINE)[0]
-                with lock:
-                    model.calls += 1
-                    n = model.calls
-                new = f"{float(current) * (1 + 0.01 * n * (1 if n % 2 else -1)):.6g}"
-                answer = {"description": f"scale LEARNING_RATE to {new} (call {n})", "rationale": "probe",
-                          "expected_vram_impact": "none",
-                          "edits": [{"search": f"LEARNING_RATE = {current}", "replace": f"LEARNING_RATE = {new}"}]}
-                time.sleep(THINK_S)
-                data = json.dumps({"model": "slow", "choices": [{"message": {"content": json.dumps(answer)}}],
-                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+    return answer
 
 
 @pytest.fixture
-def slow_model() -> Iterator[SlowModel]:
-    model = SlowModel()
-    threading.Thread(target=model.httpd.serve_forever, daemon=True).start()
+def slow_model() -> Iterator[ChatStandIn]:
+    model = ChatStandIn(rescale_learning_rate(), think=THINK_S, model="slow")
     yield model
-    model.httpd.shutdown()
+    model.close()
 
 
 async def test_up_starts_a_second_proposer_when_proposals_take_longer_than_runs(
-    tmp_path: Path, nats_server: str, slow_model: SlowModel,
+    tmp_path: Path, nats_server: str, slow_model: ChatStandIn,
 ) -> None:
     workspace = make_workspace(tmp_path / "workspace", TRAIN_PY)
     proposers: list[str] = []

@@ -97,8 +97,10 @@ async def test_the_next_room_is_built_from_objects_before_the_verdict_and_remove
     await until(lambda: len(run.rooms) == 1)
     waiting = asyncio.create_task(on_commit_made(made(2, second, base), ctx))
     await until(lambda: len(rooms() - earlier) == 2)
-
     [prepared] = rooms() - earlier - set(run.rooms)
+    # the room's folder is made first and filled in a thread: wait until what a run needs is there
+    await until(lambda: all((prepared / name).exists() for name in ("train.py", "lib/deep/helper.py", "run.sh")))
+
     assert (prepared / "train.py").read_text() == "print(2)\n"  # the next commit's files, while the first still runs
     assert (prepared / "lib" / "deep" / "helper.py").read_text() == "X = 1\n"
     assert os.access(prepared / "run.sh", os.X_OK) and not (prepared / "link.py").exists()

@@ -39,7 +39,7 @@ class FakeGatedRunner:
 
 async def until(condition: Callable[[], bool]) -> None:
     """Let the handlers work until condition holds (a bound on waiting, not a figure under test)."""
-    for _ in range(500):
+    for _ in range(4000):  # 20 s: a loaded machine is slow, a broken handler never gets there
         if condition():
             return
         await asyncio.sleep(0.005)
