@@ -36,7 +36,7 @@ FLAGS: dict[str, str] = {
     "session": "trainer: the sitting --max-experiments counts from.",
     "run-as": "trainer: run the train command as this user (needs root).",
     "no-network": "trainer: runs get no network.",
-    "keep-rule": "evaluator: sprt (judged under measured noise) or greedy.",
+    "keep-rule": "evaluator: sprt (judged under measured noise), bayes (the campaign's record as a prior) or greedy.",
     "baseline-runs": "evaluator: runs of the unchanged baseline (default 3).",
     "max-runs": "evaluator: runs of a change, and of the kept state, before deciding.",
     "noise-floor": "evaluator: the least noise σ the keep rule assumes.",

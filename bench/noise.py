@@ -24,7 +24,7 @@ keeps, real gains above 3σ kept at least 95% of the time, a final true value no
 worse than greedy's at equal budget, and without noise no more extra runs than
 the baseline's repeats.
 
-    .venv/bin/python bench/noise.py [--sigmas 0 0.005 0.02] [--rules sprt greedy] [--campaigns 3] [--runs 40]
+    .venv/bin/python bench/noise.py [--sigmas 0 0.005 0.02] [--rules sprt bayes greedy] [--campaigns 3] [--runs 40]
                                     [--baseline-runs 3] [--max-runs N] [--floor-at-sigma] [--parallel 2] [--quick]
                                     [--json PATH] [--keep DIR]
 """
@@ -43,14 +43,17 @@ from noise_figures import CampaignFigures, RowFigures, campaign_figures
 from noise_report import number, print_table, print_targets, report_json, targets
 from noise_workspace import START, landscape
 
-RULES = ("sprt", "greedy")
+RULES = ("sprt", "bayes", "greedy")
 
 
 def available_rules() -> tuple[str, ...]:
-    """The keep rules the evaluator offers: greedy alone until its settings name a keep_rule."""
+    """The keep rules the evaluator's settings accept: greedy alone until they name a keep_rule."""
+    from typing import get_args
+
     from autoresearch.services import SERVICES
     settings, _ = SERVICES["evaluator"]()
-    return RULES if "keep_rule" in settings.model_fields else ("greedy",)
+    field = settings.model_fields.get("keep_rule")
+    return tuple(rule for rule in RULES if rule in get_args(field.annotation)) if field else ("greedy",)
 
 
 def plans(args: argparse.Namespace) -> list[CampaignPlan]:

@@ -31,7 +31,7 @@ def service(
     session: Annotated[str | None, typer.Option(help="trainer: the sitting --max-experiments counts from.")] = None,
     run_as: Annotated[str | None, typer.Option(help="trainer: run the train command as this user (needs root).")] = None,
     no_network: Annotated[bool, typer.Option("--no-network", help="trainer: runs get no network.")] = False,
-    keep_rule: Annotated[str | None, typer.Option(help="evaluator: sprt (judged under measured noise) or greedy.")] = None,
+    keep_rule: Annotated[str | None, typer.Option(help="evaluator: sprt (judged under measured noise), bayes (the campaign's record as a prior) or greedy.")] = None,
     baseline_runs: Annotated[int | None, typer.Option(help="evaluator: runs of the unchanged baseline (default 3).")] = None,
     max_runs: Annotated[int | None, typer.Option(help="evaluator: runs of a change, and of the kept state, before deciding.")] = None,
     noise_floor: Annotated[float | None, typer.Option(help="evaluator: the least noise σ the keep rule assumes.")] = None,

@@ -17,6 +17,7 @@ class KeepRuleName(str, Enum):
     """The keep rules the evaluator knows."""
 
     sprt = "sprt"
+    bayes = "bayes"
     greedy = "greedy"
 
 
@@ -65,7 +66,8 @@ def up(
     http_port: Annotated[int, typer.Option(min=0, max=65535, envvar="AUTORESEARCH_HTTP_PORT", help="Ledger API port; 0 turns it off.")] = 8750,
     keep_rule: Annotated[KeepRuleName | None, typer.Option(help=(
         "sprt: keep a change only when clearly better than the kept state's mean, with confirmation runs in between "
-        "(default); greedy: keep any run below the best single run so far."))] = None,
+        "(default); bayes: keep once the chance of no gain, weighed against the campaign's past gains, is below 2%; "
+        "greedy: keep any run below the best single run so far."))] = None,
     baseline_runs: Annotated[int | None, typer.Option(min=1, max=64, help="Runs of the unchanged baseline (default 3).")] = None,
     max_runs: Annotated[int | None, typer.Option(min=1, max=32, help=(
         "Runs of a change, and of the kept state, before an undecided change is judged on what is known (default 6)."))] = None,

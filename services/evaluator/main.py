@@ -23,7 +23,8 @@ class EvaluatorSettings(ServiceSettings):
     """The keep rule and its budgets; the bus and, when it serves one campaign, its tag."""
 
     tag: ServedCampaign = None
-    keep_rule: Literal["sprt", "greedy"] = Field(default="sprt", description="sprt: judged under measured noise; greedy: best single draw.")
+    keep_rule: Literal["sprt", "bayes", "greedy"] = Field(default="sprt", description=(
+        "sprt: a sequential test under measured noise; bayes: weighed against the campaign's past gains; greedy: best single draw."))
     baseline_runs: int = Field(default=3, ge=1, le=REPEAT_MAX, description="Runs of the unchanged baseline.")
     max_runs: int = Field(default=6, ge=1, le=REPEAT_MAX // 2, description="Runs of a change, and of the kept state, before deciding.")
     noise_floor: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="The least noise σ the rule assumes.")
@@ -31,6 +32,7 @@ class EvaluatorSettings(ServiceSettings):
     false_keep_rate: float = Field(default=0.005, gt=0, lt=0.5, description="α: chance of keeping a change with no real gain.")
     miss_rate: float = Field(default=0.05, gt=0, lt=0.5, description="β: chance of discarding a change whose gain is effect·σ.")
     effect: float = Field(default=3.0, gt=0, le=20, description="The gain, in σ, the test is powered to keep.")
+    false_keep_share: float = Field(default=0.02, gt=0, lt=0.5, description="bayes: keep once the chance of no gain is at most this.")
 
     def rule(self) -> KeepRule:
         """The keep rule these settings describe."""
@@ -38,6 +40,7 @@ class EvaluatorSettings(ServiceSettings):
             name=self.keep_rule, baseline_runs=self.baseline_runs, max_runs=self.max_runs, noise_floor=self.noise_floor,
             vram_budget_gb=self.vram_budget_gb,
             test=SequentialTest(alpha=self.false_keep_rate, beta=self.miss_rate, effect=self.effect),
+            false_keep_share=self.false_keep_share,
         )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.evaluator.noise import cautious_sigma, pooled_noise
+from services.evaluator.bayes import RECENT, PastGain
+from services.evaluator.noise import CAUTION, cautious_sigma, pooled_noise
 from services.evaluator.policy import Evidence, finite_val_bpb, memory_gb
 from shared.events import CommitMade, Event, RunFinished, VerdictDecided
 
@@ -53,11 +54,12 @@ class Campaign:
     decided: set[str] = field(default_factory=set)
     head: str | None = None  # the kept state, after the latest verdict
     best_draw: float | None = None  # the greedy rule's bar
+    gains: list[PastGain] = field(default_factory=list)  # every decided change's measured gain, in verdict order
 
-    def sigma(self) -> float | None:
-        """The noise the rule assumes: the pooled σ̂ of every commit that ran more than once, raised to its upper bound."""
+    def sigma(self, confidence: float = CAUTION) -> float | None:
+        """The noise the rule assumes: the pooled σ̂ of every commit that ran more than once, at this confidence bound."""
         noise = pooled_noise(list(values.values()) for values in self.samples.values())
-        return None if noise is None else cautious_sigma(*noise)
+        return None if noise is None else cautious_sigma(*noise, confidence)
 
     def kept_values(self) -> tuple[float, ...]:
         """The kept state's successful runs."""
@@ -111,3 +113,14 @@ class Standings:
                 state.head = event.head
             if event.best_after is not None:
                 state.best_draw = event.best_after
+            if (gain := measured_gain(event)) is not None:
+                state.gains.append(gain)
+
+
+def measured_gain(verdict: VerdictDecided) -> PastGain | None:
+    """A decided change's gain over the mean it had to beat; None for the baseline, a crash or a greedy verdict."""
+    if verdict.baseline or verdict.status not in ("keep", "discard") or verdict.keep_rule == "greedy":
+        return None  # greedy's bar is a single best draw, not the kept state's mean
+    if verdict.val_bpb is None or verdict.best_before is None or verdict.runs < 1 or verdict.kept_runs < 1:
+        return None
+    return PastGain(verdict.best_before - verdict.val_bpb, verdict.runs, verdict.kept_runs)
