@@ -86,21 +86,8 @@ def run_pairs(args: argparse.Namespace, root: Path) -> tuple[dict[int, list[Side
     return ups, loops
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiments", type=int, default=20, help="experiments after the baseline")
-    parser.add_argument("--train-seconds", type=float, default=2.0, help="seconds each training run takes")
-    parser.add_argument("--pairs", type=int, default=3, help="repeats of the comparison")
-    parser.add_argument("--lookahead", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--history-sizes", type=int, nargs="*", default=[20, 500])
-    parser.add_argument("--history-repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="4 experiments of 0.5 s, 1 pair, history at 20 only")
-    args = parser.parse_args()
-    if args.quick:
-        args.experiments, args.train_seconds, args.pairs, args.history_sizes, args.history_repeats = 4, 0.5, 1, [20], 3
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    print(f"{args.experiments} experiments of {args.train_seconds:g} s after the baseline, {args.pairs} pair(s), "
-          f"lookahead {' '.join(map(str, args.lookahead))}; {load()}", flush=True)
+def compare(args: argparse.Namespace) -> None:
+    """The campaigns: `up` at each lookahead and the bash loop, pair after pair, and their table."""
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="autoresearch-overhead-") as tmp:
         root = Path(tmp)
@@ -113,6 +100,26 @@ def main() -> None:
     print(f"same verdicts as the bash loop in every pair: {'yes' if same else 'no'}")
     print(f"`up`'s checks before it starts (autoresearch doctor): {doctor}")
     print(f"campaigns took {time.monotonic() - began:.0f} s; {load()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", type=int, default=20, help="experiments after the baseline")
+    parser.add_argument("--train-seconds", type=float, default=2.0, help="seconds each training run takes")
+    parser.add_argument("--pairs", type=int, default=3, help="repeats of the comparison")
+    parser.add_argument("--lookahead", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--history-sizes", type=int, nargs="*", default=[20, 500])
+    parser.add_argument("--history-repeats", type=int, default=5)
+    parser.add_argument("--history-only", action="store_true", help="only the history figures, no campaigns")
+    parser.add_argument("--quick", action="store_true", help="4 experiments of 0.5 s, 1 pair, history at 20 only")
+    args = parser.parse_args()
+    if args.quick:
+        args.experiments, args.train_seconds, args.pairs, args.history_sizes, args.history_repeats = 4, 0.5, 1, [20], 3
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    print(f"{args.experiments} experiments of {args.train_seconds:g} s after the baseline, {args.pairs} pair(s), "
+          f"lookahead {' '.join(map(str, args.lookahead))}; {load()}", flush=True)
+    if not args.history_only:
+        compare(args)
     if args.history_sizes:
         print()
         print(history_table(history_figures(args.history_sizes, args.history_repeats)))

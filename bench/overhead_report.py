@@ -134,7 +134,8 @@ def campaign_table(columns: dict[int, Figures], loop: Figures) -> str:
 HISTORY_ROWS = (
     ("proposer_llm", "ticket → proposal, LLM proposer (stand-in model answering at once)"),
     ("proposer_search", "ticket → proposal, search proposer"),
-    ("api_page", "GET /api/campaigns/{c}/experiments (first page, 100)"),
+    ("api_ten", "GET /api/campaigns/{c}/experiments?limit=10 (the same answer at every size)"),
+    ("api_page", "GET /api/campaigns/{c}/experiments (first page, up to 100)"),
     ("api_all", "GET /api/campaigns/{c}/experiments?limit=500"),
 )
 
