@@ -34,7 +34,7 @@ async def baseline_run(bus: Bus, settings: TrainerSettings) -> RunFinished:
     trainer = asyncio.create_task(serve(bus, stop, settings))
     try:
         for _ in range(3000):
-            finished = await replay(bus, [RunFinished], TAG)
+            finished = await replay(bus, [RunFinished], settings.tag)
             if finished or trainer.done():
                 break
             await asyncio.sleep(0.05)

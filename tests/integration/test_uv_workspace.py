@@ -14,9 +14,10 @@ from services.trainer.config import TrainerSettings
 from services.trainer.main import serve
 from services.trainer.uv_project import UvSyncError, default_environment
 from shared.bus import Bus
-from shared.events import CampaignStarted, RunFinished
+from shared.events import CampaignStarted
 from shared.replay import replay
 from tests.fixtures.uv_workspace import make_lock_stale, make_uv_workspace
+from tests.integration.test_run_room_trainer import baseline_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,32 +38,15 @@ def settings_for(workspace: Path, tag: str, state: Path) -> TrainerSettings:
                            train_command="uv run train.py", trust_printed_metric=True)
 
 
-async def baseline(bus: Bus, settings: TrainerSettings) -> RunFinished:
-    """Start the trainer service, wait for its baseline's run.finished, stop it."""
-    stop = asyncio.Event()
-    trainer = asyncio.create_task(serve(bus, stop, settings))
-    try:
-        for _ in range(1200):
-            finished = await replay(bus, [RunFinished], settings.tag)
-            if finished or trainer.done():
-                break
-            await asyncio.sleep(0.05)
-        assert finished, trainer.exception() if trainer.done() else "no run finished"
-        return finished[0]
-    finally:
-        stop.set()
-        await asyncio.wait_for(trainer, 30)
-
-
 async def test_every_run_of_a_uv_workspace_uses_one_environment_synced_outside_its_room(
     bus: Bus, tmp_path: Path, cache: Path,
 ):
     workspace = make_uv_workspace(tmp_path / "clone")
     environment = default_environment(workspace, os.environ)
 
-    first = await baseline(bus, settings_for(workspace, "first", tmp_path / "state"))
+    first = await baseline_run(bus, settings_for(workspace, "first", tmp_path / "state"))
     made = (environment / "pyvenv.cfg").stat().st_ino if (environment / "pyvenv.cfg").exists() else None
-    second = await baseline(bus, settings_for(workspace, "second", tmp_path / "state"))
+    second = await baseline_run(bus, settings_for(workspace, "second", tmp_path / "state"))
 
     assert first.status == second.status == "ok", first.log_tail + second.log_tail
     assert first.metrics["prefix"] == second.metrics["prefix"] == str(environment)  # not a room's .venv
