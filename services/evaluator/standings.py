@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.evaluator.bayes import RECENT, PastGain
+from services.evaluator.bayes import PastGain
 from services.evaluator.noise import CAUTION, cautious_sigma, pooled_noise
 from services.evaluator.policy import Evidence, finite_val_bpb, memory_gb
 from shared.events import CommitMade, Event, RunFinished, VerdictDecided
