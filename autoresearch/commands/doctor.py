@@ -34,12 +34,15 @@ def print_findings(findings: Sequence[Finding]) -> None:
 
 
 def refuse_unready(findings: Sequence[Finding], before: str) -> None:
-    """End the command (exit code 2) with every failed finding, when there is one."""
-    from autoresearch.doctor.findings import failures
+    """End the command (exit code 2) with every failed finding, when there is one; else show what the checks
+    say will take time (the first sync of a uv environment), which would otherwise look like a hang."""
+    from autoresearch.doctor.findings import failures, notices
 
     failing = failures(findings)
     if failing:
         fail(f"{before}:\n" + "\n".join(f"  {finding.line()}" for finding in failing))
+    for finding in notices(findings):
+        console.print(Text(finding.line(), style="yellow"), soft_wrap=True)
 
 
 def doctor(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from autoresearch.doctor.findings import Finding, failed, passed
+from autoresearch.doctor.findings import Finding, failed, noticed, passed
 from autoresearch.doctor.setup import Setup
 from autoresearch.doctor.sources import SourceError, parse_file, top_level_imports
 from services.trainer.uv_project import uv_project
@@ -54,7 +54,7 @@ def _uv_sync(setup: Setup, uv: str, command: str) -> Finding:
     if done.returncode == 0 and project.exists():
         return passed(NAME, f"the runs' uv environment {project.environment} matches {source}")
     now = "not made yet" if not project.exists() else f"not in sync: {said}"
-    return passed(NAME, f"the runs' uv environment will be synced into {project.environment} when the campaign "
+    return noticed(NAME, f"the runs' uv environment will be synced into {project.environment} when the campaign "
                         f"starts ({now})")
 
 

@@ -20,6 +20,7 @@ class Finding:
     ok: bool
     message: str
     fix: str | None = None  # the command (or step) that makes a failed check pass
+    notice: bool = False  # passed, but worth saying where only failures are shown (`up`): work that will take time
 
     def line(self) -> str:
         """The finding as one line: `ok    name: message`, or `FAIL  name: message; fix: ...`."""
@@ -33,6 +34,11 @@ def passed(check: str, message: str) -> Finding:
     return Finding(check, True, message)
 
 
+def noticed(check: str, message: str) -> Finding:
+    """A check that passed with something to say even where passes are not shown."""
+    return Finding(check, True, message, notice=True)
+
+
 def failed(check: str, message: str, fix: str) -> Finding:
     """A check that failed, with what fixes it."""
     return Finding(check, False, message, fix)
@@ -44,6 +50,11 @@ class Check:
 
     name: str
     run: Callable[[Setup], Sequence[Finding]]
+
+
+def notices(findings: Sequence[Finding]) -> list[Finding]:
+    """The passed findings that still ask to be shown."""
+    return [finding for finding in findings if finding.ok and finding.notice]
 
 
 def failures(findings: Sequence[Finding]) -> list[Finding]:

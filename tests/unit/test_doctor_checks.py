@@ -79,3 +79,14 @@ def test_a_check_that_breaks_is_a_failed_finding_and_the_others_still_report(tmp
 def test_a_finding_is_one_line_without_control_characters() -> None:
     line = Finding("data", False, "DATA_DIR\n(/x\x1b[31m) is missing", "cd /w && uv run prepare.py").line()
     assert line == "FAIL  data: DATA_DIR (/x) is missing; fix: cd /w && uv run prepare.py"
+
+
+def test_up_shows_what_will_take_time_though_it_shows_no_passed_check(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first sync of a uv environment downloads its dependencies: `up` says so rather than seem to hang."""
+    from autoresearch.commands.doctor import refuse_unready
+    from autoresearch.doctor.findings import noticed, passed
+
+    refuse_unready([passed("disk", "70 GiB free"), noticed("dependencies", "will be synced into /envs/x")], "not ready")
+    out = capsys.readouterr().out
+    assert "will be synced into /envs/x" in out
+    assert "70 GiB free" not in out
