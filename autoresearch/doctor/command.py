@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Words that run the rest of the command rather than being its program.
-_WRAPPERS = {"env", "exec", "nohup", "nice", "time", "command"}
+from services.trainer.shell import first_command
+from services.trainer.uv_project import uv_word
+
 # The shell's own commands: nothing to find on PATH.
 SHELL_BUILTINS = {"cd", "export", "set", ".", "source", "true", ":", "eval", "ulimit", "umask", "if", "for", "while"}
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
 
 
@@ -28,16 +27,7 @@ class TrainCommand:
     @classmethod
     def parse(cls, text: str) -> TrainCommand:
         """Split a command as the shell would; ValueError when it is not valid shell (an open quote)."""
-        lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        words: list[str] = []
-        for word in lexer:
-            if set(word) <= set(lexer.punctuation_chars):  # ; && | > ... end the first simple command
-                break
-            if not words and (_ASSIGNMENT.match(word) or word in _WRAPPERS):
-                continue
-            words.append(word)
-        return cls(text, tuple(words))
+        return cls(text, tuple(first_command(text)))
 
     @property
     def program(self) -> str | None:
@@ -47,7 +37,7 @@ class TrainCommand:
     @property
     def uses_uv(self) -> bool:
         """True for `uv run ...`: uv then makes the environment from the workspace's pyproject.toml."""
-        return self.program is not None and Path(self.program).name == "uv"
+        return uv_word(self.text) is not None
 
     @property
     def runs_python(self) -> bool:

@@ -12,6 +12,8 @@ _NOT_A_PROGRAM = {
     "export", "read", "readonly", "return", "set", "shift", "source", "trap", "umask", "unset", "wait",
 }
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# Words that run the rest of the command rather than being its program.
+WRAPPERS = frozenset({"env", "exec", "nohup", "nice", "time", "command"})
 _REDIRECTION = re.compile(r"^(<|>|>>|<>|>\||<&|>&|<<|<<-)$")  # POSIX only: `&>` backgrounds in dash
 
 
@@ -36,3 +38,20 @@ def exec_form(command: str) -> str:
     if any(not _REDIRECTION.match(word) for word in operators):
         return command
     return f"exec {command}"
+
+
+def first_command(command: str) -> list[str]:
+    """The words of the command's first simple command, leading assignments and wrappers set aside.
+
+    Raises ValueError where the command is not valid shell (an open quote).
+    """
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    words: list[str] = []
+    for word in lexer:
+        if set(word) <= set(lexer.punctuation_chars):  # ; && | > ... end the first simple command
+            break
+        if not words and (_ASSIGNMENT.match(word) or word in WRAPPERS):
+            continue
+        words.append(word)
+    return words

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -25,6 +24,7 @@ from pathlib import Path
 import structlog
 
 from services.trainer.runner import run_path
+from services.trainer.shell import first_command
 from shared.settings import SettingsError
 
 log = structlog.get_logger("trainer")
@@ -33,8 +33,6 @@ ENVIRONMENTS = Path("autoresearch", "envs")  # under the user's cache folder
 SYNC_TIMEOUT = 3600.0  # a first sync downloads torch; a sync that hangs longer is a setup error, not a wait forever
 PROBE_TIMEOUT = 30.0
 SAID_LINES = 8
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_WRAPPERS = {"env", "exec", "nohup", "nice", "time", "command"}  # words that run the rest of the command
 
 
 class UvSyncError(SettingsError):
@@ -85,11 +83,10 @@ class UvProject:
 def uv_word(command: str) -> str | None:
     """The train command's program when it is uv (`uv run train.py`, `/opt/bin/uv run ...`), else None."""
     try:
-        words = shlex.split(command)
+        words = first_command(command)
     except ValueError:
         return None
-    program = next((word for word in words if not (_ASSIGNMENT.match(word) or word in _WRAPPERS)), None)
-    return program if program is not None and Path(program).name == "uv" else None
+    return words[0] if words and Path(words[0]).name == "uv" else None
 
 
 def uv_project(workspace: Path, train_command: str, environ: Mapping[str, str]) -> UvProject | None:
